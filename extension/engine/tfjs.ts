@@ -1,0 +1,65 @@
+/**
+ * The one place that loads TensorFlow.js: tfjs-core, its gradients, the second-order fixes, and the
+ * backends (cpu and wasm always; tfjs-node's `tensorflow` when the user has it installed). Every other
+ * module imports `tf` from here so that the fixes are always in force.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import { dirname, join } from 'node:path';
+import { registerSecondOrderGradients } from './gradients.js';
+
+// PROD silences tfjs' console banners (they would corrupt `--json -` output) and its debug checks.
+tf.env().set('PROD', true);
+registerSecondOrderGradients();
+
+export { tf };
+
+export type BackendName = 'cpu' | 'wasm' | 'tensorflow';
+export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'tensorflow'];
+
+let wasmRegistered = false;
+
+/** Loads a backend's package and makes it active. Throws with a reason if it cannot be had. */
+export async function activateBackend(name: BackendName): Promise<void> {
+  if (name === 'wasm' && !wasmRegistered) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+    const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+    wasm.setWasmPaths(dist);
+    wasmRegistered = true;
+  }
+  if (name === 'tensorflow' && tf.findBackendFactory('tensorflow') == null) {
+    loadTfjsNode();
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) throw new Error(`the ${name} backend failed to initialise`);
+  await tf.ready();
+}
+
+/**
+ * tfjs-node cannot be bundled (it downloads libtensorflow at install time), so it is looked up at run
+ * time: first next to this program, then in the current working directory's node_modules.
+ */
+function loadTfjsNode(): void {
+  const tried: string[] = [];
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    for (const from of [__dirname, process.cwd()]) {
+      let path: string;
+      try {
+        path = require.resolve(pkg, { paths: [from] });
+      } catch {
+        continue;
+      }
+      try {
+        require(path);
+      } catch (e) {
+        tried.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+        continue;
+      }
+      if (tf.findBackendFactory('tensorflow') != null) return;
+      tried.push(`${pkg} loaded its own copy of tfjs-core (install it next to curvature-lens so that one copy is shared)`);
+    }
+  }
+  throw new Error(tried.length ? tried.join('; ') : '@tensorflow/tfjs-node(-gpu) is not installed');
+}

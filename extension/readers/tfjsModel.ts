@@ -1,0 +1,192 @@
+/**
+ * Reads a TF.js LayersModel (`model.json` + weight shards) from disk as untrusted input: sizes are
+ * checked before anything is allocated, shard paths may not leave the model's folder, and every
+ * inconsistency (missing or short shard, manifest sizes that disagree with shapes, non-finite weights)
+ * is an InputError naming the file.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { tf } from '../engine/tfjs.js';
+
+export interface RawLayer {
+  className: string;
+  name: string;
+  config: Record<string, unknown>;
+}
+
+export interface WeightTensor {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface TfjsModelFile {
+  path: string;
+  name: string;
+  topologyClass: string;
+  layers: RawLayer[];
+  /** The model's input shape without the batch dimension (null entries are free). */
+  inputShape: Array<number | null> | null;
+  weights: WeightTensor[];
+  /** The training loss recorded in the file, if any (Keras' name). */
+  trainingLoss: string | null;
+}
+
+export interface ModelLimits {
+  /** Largest model.json accepted, bytes. */
+  maxJsonBytes: number;
+  /** Largest total of weight bytes accepted. */
+  maxWeightBytes: number;
+}
+export const DEFAULT_MODEL_LIMITS: ModelLimits = { maxJsonBytes: 64 * 2 ** 20, maxWeightBytes: 2 * 2 ** 30 };
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, float16: 2, uint8: 1, uint16: 2 };
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_LIMITS): TfjsModelFile {
+  const file = resolve(path);
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new InputError(path, 'is not a file; pass the path of a TF.js model.json');
+    size = st.size;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(path, 'model file not found');
+  }
+  if (size > limits.maxJsonBytes) {
+    throw new InputError(path, `model.json is ${size} bytes, above the ${limits.maxJsonBytes}-byte limit`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError(path, `is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObj(json)) throw new InputError(path, 'is not a TF.js model.json (expected a JSON object)');
+  if (json.format === 'graph-model' || (isObj(json.modelTopology) && 'node' in json.modelTopology)) {
+    throw new InputError(path, 'is a TF.js graph model; Curvature Lens needs a LayersModel (convert with --output_format=tfjs_layers_model)');
+  }
+  if (!isObj(json.modelTopology)) throw new InputError(path, 'has no "modelTopology" object: not a TF.js LayersModel');
+  if (!Array.isArray(json.weightsManifest)) throw new InputError(path, 'has no "weightsManifest" array: not a TF.js LayersModel with weights');
+
+  const topo = isObj(json.modelTopology.model_config) ? json.modelTopology.model_config : json.modelTopology;
+  const topologyClass = String(topo.class_name ?? '');
+  const cfg = topo.config;
+  const layerList = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : null;
+  if (!layerList) throw new InputError(path, 'modelTopology has no layer list (expected model_config.config.layers)');
+  if (topologyClass !== 'Sequential') {
+    throw new InputError(path, `the model is a ${topologyClass || 'non-Sequential'} model; only Sequential topologies are supported so far`);
+  }
+  const layers: RawLayer[] = layerList.map((l: unknown, i: number) => {
+    if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
+      throw new InputError(path, `layer ${i} is malformed (expected {"class_name", "config"})`);
+    }
+    const name = typeof l.config.name === 'string' ? l.config.name : `layer_${i}`;
+    return { className: l.class_name, name, config: l.config };
+  });
+  const first = layers[0];
+  const shapeCfg = first?.config.batch_input_shape ?? first?.config.batch_shape ?? first?.config.batchInputShape;
+  const inputShape = Array.isArray(shapeCfg) ? (shapeCfg.slice(1) as Array<number | null>) : null;
+
+  const dir = dirname(file);
+  const weights: WeightTensor[] = [];
+  let totalBytes = 0;
+  json.weightsManifest.forEach((group: unknown, gi: number) => {
+    if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw new InputError(path, `weightsManifest[${gi}] is malformed (expected {"paths": [...], "weights": [...]})`);
+    }
+    const specs = group.weights.map((w: unknown, wi: number) => checkSpec(path, w, `weightsManifest[${gi}].weights[${wi}]`));
+    const expected = specs.reduce((n, s) => n + specBytes(s), 0);
+    totalBytes += expected;
+    if (totalBytes > limits.maxWeightBytes) {
+      throw new InputError(path, `the weights need ${totalBytes} bytes, above the ${limits.maxWeightBytes}-byte limit`);
+    }
+    const buffers: Uint8Array[] = [];
+    let got = 0;
+    for (const p of group.paths as unknown[]) {
+      if (typeof p !== 'string') throw new InputError(path, `weightsManifest[${gi}].paths has a non-string entry`);
+      const shard = resolve(dir, p);
+      const rel = relative(dir, shard);
+      if (rel.startsWith('..') || isAbsolute(rel) || isAbsolute(p)) {
+        throw new InputError(path, `weight shard path "${p}" leaves the model's folder; shards must sit beside model.json`);
+      }
+      let st;
+      try {
+        st = statSync(shard);
+      } catch {
+        throw new InputError(shard, `weight shard is missing (listed in ${path})`);
+      }
+      if (got + st.size > expected) {
+        throw new InputError(shard, `weight shards of group ${gi} hold more bytes than the manifest's ${expected}: manifest and shards disagree`);
+      }
+      buffers.push(readFileSync(shard));
+      got += st.size;
+    }
+    if (got !== expected) {
+      throw new InputError(path, `weight shards of group ${gi} hold ${got} bytes but the manifest's shapes need ${expected}: a shard is truncated or the manifest is wrong`);
+    }
+    const all = new Uint8Array(expected);
+    let off = 0;
+    for (const b of buffers) {
+      all.set(b, off);
+      off += b.length;
+    }
+    const decoded = tf.tidy(() => tf.io.decodeWeights(all.buffer, specs as tf.io.WeightsManifestEntry[]));
+    for (const s of specs) {
+      const t = decoded[s.name];
+      const values = Float32Array.from(t.dataSync());
+      t.dispose();
+      const bad = values.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new InputError(path, `weight "${s.name}" has a non-finite value (${values[bad]}) at flat index ${bad}`);
+      weights.push({ name: s.name, shape: s.shape, values });
+    }
+  });
+  const names = new Set<string>();
+  for (const w of weights) {
+    if (names.has(w.name)) throw new InputError(path, `weight name "${w.name}" appears twice in the manifest`);
+    names.add(w.name);
+  }
+  const training = isObj(json.modelTopology.training_config) ? json.modelTopology.training_config : null;
+  return {
+    path,
+    name: typeof (isObj(cfg) && cfg.name) === 'string' ? String((cfg as Json).name) : 'model',
+    topologyClass,
+    layers,
+    inputShape,
+    weights,
+    trainingLoss: training && typeof training.loss === 'string' ? training.loss : null,
+  };
+}
+
+interface Spec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string };
+}
+
+function checkSpec(path: string, w: unknown, where: string): Spec {
+  if (!isObj(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || typeof w.dtype !== 'string') {
+    throw new InputError(path, `${where} is malformed (expected {"name", "shape", "dtype"})`);
+  }
+  if (!w.shape.every((d) => Number.isInteger(d) && (d as number) >= 0 && (d as number) < 2 ** 31)) {
+    throw new InputError(path, `${where} ("${w.name}") has an invalid shape ${JSON.stringify(w.shape)}`);
+  }
+  if (w.dtype !== 'float32' && w.dtype !== 'int32') {
+    throw new InputError(path, `${where} ("${w.name}") has dtype ${w.dtype}; weights must be float32`);
+  }
+  const q = w.quantization;
+  if (q !== undefined && (!isObj(q) || typeof q.dtype !== 'string' || !(q.dtype in BYTES))) {
+    throw new InputError(path, `${where} ("${w.name}") has an unsupported quantization ${JSON.stringify(q)}`);
+  }
+  return w as unknown as Spec;
+}
+
+function specBytes(s: Spec): number {
+  const n = s.shape.reduce((a, b) => a * b, 1);
+  return n * BYTES[s.quantization ? s.quantization.dtype : s.dtype];
+}
