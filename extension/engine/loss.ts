@@ -27,16 +27,16 @@ export interface LabelInfo {
  * Chooses the loss: the user's, else inferred from the head and the labels (softmax → categorical,
  * sparse for integer labels of shape [N] or [N,1]; sigmoid → binary; otherwise mean squared error).
  */
-export function chooseLoss(head: Activation, outputShape: number[], labels: LabelInfo, requested: string | null, dataFile: string): LossSpec {
+export function chooseLoss(head: Activation, outputShape: number[], labels: LabelInfo, requested: { name: string; reason: string } | null, dataFile: string): LossSpec {
   const classes = outputShape[outputShape.length - 1];
   let name: LossName;
   let reason: string;
   if (requested) {
-    if (!(LOSSES as readonly string[]).includes(requested)) {
-      throw new InputError(null, `--loss ${requested} is not one of ${LOSSES.join(', ')}`);
+    if (!(LOSSES as readonly string[]).includes(requested.name)) {
+      throw new InputError(null, `--loss ${requested.name} is not one of ${LOSSES.join(', ')}`);
     }
-    name = requested as LossName;
-    reason = 'given with --loss';
+    name = requested.name as LossName;
+    reason = requested.reason;
   } else if (head === 'softmax') {
     const sparse = labels.shape.length === 1 || (labels.shape.length === 2 && labels.shape[1] === 1 && classes !== 1);
     name = sparse ? 'sparse-categorical-cross-entropy' : 'categorical-cross-entropy';

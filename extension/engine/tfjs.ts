@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import '@tensorflow/tfjs-backend-cpu';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { registerSecondOrderGradients } from './gradients.js';
 
@@ -14,18 +15,22 @@ tf.env().set('PROD', true);
 registerSecondOrderGradients();
 
 export { tf };
+/** Referenced so bundlers keep the cpu backend's registration (its package is marked side-effect free). */
+export const CPU_BACKEND_VERSION: string = version_cpu;
 
 export type BackendName = 'cpu' | 'wasm' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'tensorflow'];
 
 let wasmRegistered = false;
+const WASM_PACKAGE_JSON = ['@tensorflow', 'tfjs-backend-wasm', 'package.json'].join('/');
 
 /** Loads a backend's package and makes it active. Throws with a reason if it cannot be had. */
 export async function activateBackend(name: BackendName): Promise<void> {
   if (name === 'wasm' && !wasmRegistered) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
-    const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+    // Beside the bundle (dist/, the .vsix), else in the package (running from source).
+    const dist = existsSync(join(__dirname, 'tfjs-backend-wasm.wasm')) ? __dirname + '/' : join(dirname(require.resolve(WASM_PACKAGE_JSON)), 'dist') + '/';
     wasm.setWasmPaths(dist);
     wasmRegistered = true;
   }

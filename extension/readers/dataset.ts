@@ -30,7 +30,7 @@ export function readArrays(path: string, limits?: ReadLimits): { x: NdArray; y: 
   return { x, y };
 }
 
-export function prepareData(path: string, x: NdArray, y: NdArray, net: Network, requestedLoss: string | null): LoadedData {
+export function prepareData(path: string, x: NdArray, y: NdArray, net: Network, requestedLoss: { name: string; reason: string } | null): LoadedData {
   const n = x.shape[0];
   const want = [n, ...net.inputShape];
   if (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i])) {

@@ -1,0 +1,168 @@
+/**
+ * `curvature-lens inspect model.json --data batch.npz …`: the engine, headless. Results go to --json /
+ * --report (or a summary on stdout); progress and errors go to stderr. `--json -` writes the JSON to
+ * stdout and nothing else goes there.
+ */
+import { parseArgs } from 'node:util';
+import { CancelledError, InputError } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { InspectResult, Progress } from '../protocol.js';
+import { DEFAULTS, inspect } from '../engine/inspect.js';
+import type { BackendRequest } from '../engine/backend.js';
+import { markdownReport } from '../report/markdown.js';
+import { resultJson, writeResult, writeText } from './output.js';
+
+const USAGE = `Usage: curvature-lens inspect <model.json> --data <file.npz> [options]
+
+Computes the curvature (Hessian) of a TF.js model's mean loss over the data: exact H·g, the
+diagonal and trace with standard errors, and the extreme eigenvalues, globally and per layer.
+
+Options:
+  --data FILE            .npz with arrays x (model input, NHWC for images) and y (labels)
+  --loss NAME            sparse-categorical-cross-entropy | categorical-cross-entropy |
+                         binary-cross-entropy | mean-squared-error (default: inferred)
+  --samples N            Hutchinson probes for the diagonal and trace (default ${DEFAULTS.samples})
+  --top K / --bottom K   largest / smallest eigenvalues to find (default ${DEFAULTS.top} / ${DEFAULTS.bottom})
+  --exact                exact diagonal, trace and eigenvalues from one HVP per parameter
+  --exact-limit P        refuse --exact above P parameters (default ${DEFAULTS.exactLimit})
+  --seed S               random seed (default ${DEFAULTS.seed})
+  --backend B            auto | cpu | wasm | tensorflow (default auto; every backend is self-tested)
+  --memory-budget MB     memory for vectors, data and activations (default ${DEFAULTS.memoryBudget / 2 ** 20})
+  --json FILE            write the result as JSON ('-' for stdout)
+  --report FILE          write a Markdown report
+  --quiet                no progress on stderr
+  --version, --help`;
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        data: { type: 'string' },
+        loss: { type: 'string' },
+        samples: { type: 'string' },
+        top: { type: 'string' },
+        bottom: { type: 'string' },
+        exact: { type: 'boolean' },
+        'exact-limit': { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+        'memory-budget': { type: 'string' },
+        json: { type: 'string' },
+        report: { type: 'string' },
+        quiet: { type: 'boolean' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return fail(`${(e as Error).message}\n\n${USAGE}`, 2);
+  }
+  const { values: v, positionals } = args;
+  if (v.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (v.help || positionals.length === 0) {
+    (v.help ? process.stdout : process.stderr).write(USAGE + '\n');
+    return v.help ? 0 : 2;
+  }
+  if (positionals[0] !== 'inspect' || positionals.length !== 2) {
+    return fail(`expected: curvature-lens inspect <model.json> [options]\n\n${USAGE}`, 2);
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.on('SIGINT', onSigint);
+  const progress = v.quiet ? undefined : progressPrinter();
+  try {
+    const int = (flag: string, s: string | undefined) => {
+      if (s === undefined) return undefined;
+      if (!/^\d+$/.test(s)) throw new InputError(null, `--${flag} must be a non-negative integer, got "${s}"`);
+      return Number(s);
+    };
+    const budgetMb = int('memory-budget', v['memory-budget']);
+    const result = await inspect({
+      modelPath: positionals[1],
+      dataPath: v.data ?? null,
+      loss: v.loss ?? null,
+      samples: int('samples', v.samples),
+      top: int('top', v.top),
+      bottom: int('bottom', v.bottom),
+      exact: v.exact ?? false,
+      exactLimit: int('exact-limit', v['exact-limit']),
+      seed: int('seed', v.seed),
+      backend: v.backend as BackendRequest | undefined,
+      memoryBudget: budgetMb === undefined ? undefined : budgetMb * 2 ** 20,
+      signal: controller.signal,
+      onProgress: progress?.update,
+    });
+    progress?.end();
+    if (v.json === '-') process.stdout.write(resultJson(result, null));
+    else if (v.json) writeResult(result, v.json);
+    if (v.report) writeText(v.report, markdownReport(result));
+    if (!v.json && !v.report) process.stdout.write(summary(result));
+    else if (!v.quiet) process.stderr.write(`${[v.json && v.json !== '-' ? `wrote ${v.json}` : '', v.report ? `wrote ${v.report}` : ''].filter(Boolean).join(', ')}\n`);
+    return 0;
+  } catch (e) {
+    progress?.end();
+    if (e instanceof InputError) return fail(e.message, 2);
+    if (e instanceof CancelledError) return fail('cancelled', 130);
+    const debug = process.env.CURVATURE_LENS_DEBUG ? `\n${(e as Error).stack}` : ' (set CURVATURE_LENS_DEBUG=1 for a stack trace, and please report it)';
+    return fail(`internal error: ${(e as Error).message}${debug}`, 1);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`curvature-lens: error: ${message}\n`);
+  return code;
+}
+
+function summary(r: InspectResult): string {
+  const g = r.global;
+  const f = (x: number | null) => (x == null || !Number.isFinite(x) ? 'n/a' : x.toPrecision(5));
+  const lines = [
+    `${r.model.name}: ${r.model.parameters} parameters, ${r.data.examples} examples, ${r.loss.name} = ${f(r.loss.value)} (backend ${r.backend})`,
+    `trace ${f(g.trace.value)}${g.trace.stderr != null ? ` ± ${f(g.trace.stderr)}` : ' (exact)'}`,
+    `λ top    ${g.eigenvalues.top.map((e) => f(e.value)).join('  ')}`,
+    `λ bottom ${g.eigenvalues.bottom.map((e) => f(e.value)).join('  ')}`,
+    `|g| ${f(g.gradientNorm)}   |Hg| ${f(g.hessianGradientNorm)}   gᵀHg/gᵀg ${f(g.gradientCurvature)}`,
+    ...r.layers.map((l) => `  ${l.name.padEnd(20)} ${String(l.parameters).padStart(8)} params  trace ${f(l.trace.value)}  λ ${f(l.eigenvalues.bottom[0]?.value ?? null)} … ${f(l.eigenvalues.top[0]?.value ?? null)}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Progress on stderr: one rewritten line on a terminal, otherwise a line per phase and every ~2 s. */
+function progressPrinter() {
+  const tty = process.stderr.isTTY;
+  let lastPhase = '';
+  let lastAt = 0;
+  let open = false;
+  const fmtEta = (s: number | null) => (s == null ? '' : s < 60 ? ` · ETA ${Math.ceil(s)}s` : ` · ETA ${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`);
+  return {
+    update(p: Progress) {
+      const now = Date.now();
+      const running = p.running ? ` · trace ${p.running.trace.toPrecision(4)}${p.running.stderr != null ? ` ± ${p.running.stderr.toPrecision(2)}` : ''}` : '';
+      const line = `[${p.phase}] ${p.message} ${p.done}/${p.total}${running}${fmtEta(p.eta)}`;
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${line}`);
+        open = true;
+      } else if (p.phase !== lastPhase || now - lastAt > 2000 || p.done === p.total) {
+        if (p.phase !== lastPhase || now - lastAt > 2000) process.stderr.write(line + '\n');
+        lastAt = now;
+      }
+      lastPhase = p.phase;
+    },
+    end() {
+      if (open) process.stderr.write('\r\x1b[K');
+      open = false;
+    },
+  };
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}

@@ -1,0 +1,299 @@
+/**
+ * One inspection run: choose and self-test a backend, load model and data, then compute the loss,
+ * gradient, H·g, the diagonal and trace (exact or Hutchinson) and the extreme eigenvalues (Lanczos),
+ * globally and per layer block. Returns the schemaVersion-1 result object; reports progress; honours
+ * an AbortSignal between HVPs. Imports no vscode.
+ */
+import { CancelledError, InputError } from '../errors.js';
+import type { DiagonalEstimate, EigenSummary, InspectResult, LayerResult, Progress, TraceEstimate } from '../protocol.js';
+import { readTfjsModel } from '../readers/tfjsModel.js';
+import { prepareData, readArrays } from '../readers/dataset.js';
+import { hutchinson } from '../estimators/hutchinson.js';
+import { lanczos } from '../estimators/lanczos.js';
+import { symmetricEigenvalues } from '../linalg/symmetricEigen.js';
+import { derive, Rng } from '../estimators/rng.js';
+import type { LanczosResult, MatVec } from '../estimators/types.js';
+import { VERSION } from '../version.js';
+import { chooseBackend, type BackendRequest } from './backend.js';
+import { buildNetwork } from './network.js';
+import { Objective } from './objective.js';
+
+export interface InspectOptions {
+  modelPath: string;
+  dataPath: string | null;
+  loss?: string | null;
+  samples?: number;
+  top?: number;
+  bottom?: number;
+  exact?: boolean;
+  exactLimit?: number;
+  seed?: number;
+  backend?: BackendRequest;
+  /** Bytes the run may use for vectors, data chunks and activations. */
+  memoryBudget?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export const DEFAULTS = { samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30 };
+
+/** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
+const LANCZOS_TOL = 1e-5;
+const MAX_LANCZOS_STEPS = 300;
+
+export async function inspect(options: InspectOptions): Promise<InspectResult> {
+  const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
+  checkCount('--samples', o.samples, 1);
+  checkCount('--top', o.top, 0);
+  checkCount('--bottom', o.bottom, 0);
+  checkCount('--exact-limit', o.exactLimit, 1);
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new InputError(null, `--seed must be a non-negative integer, got ${o.seed}`);
+  if (!o.dataPath) throw new InputError(null, 'no data given: pass --data <file.npz> with arrays x and y');
+  const started = Date.now();
+  const report = (p: Progress) => o.onProgress?.(p);
+  const signal = o.signal;
+  const check = () => {
+    if (signal?.aborted) throw new CancelledError();
+  };
+
+  report({ phase: 'backend', message: 'self-testing backend', done: 0, total: 1, eta: null });
+  const { backend, notes } = await chooseBackend(o.backend);
+  check();
+
+  report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
+  const model = readTfjsModel(o.modelPath);
+  const net = buildNetwork(model);
+  const P = net.size;
+  const vectorBytes = 4 * P;
+  if (16 * vectorBytes > o.memoryBudget) {
+    throw new InputError(o.modelPath, `the model has ${P} parameters; its HVP vectors alone need ${mb(16 * vectorBytes)} MB, above the memory budget of ${mb(o.memoryBudget)} MB (raise it with --memory-budget)`);
+  }
+  if (o.exact && P > o.exactLimit) {
+    throw new InputError(o.modelPath, `--exact needs one HVP per parameter and the model has ${P}, above --exact-limit ${o.exactLimit}; drop --exact for Hutchinson estimates or raise the limit`);
+  }
+  const { x, y } = readArrays(o.dataPath);
+  const { dataset, loss } = prepareData(o.dataPath, x, y, net, chosenLoss(o.loss ?? null, model.trainingLoss));
+  const dataBytes = 4 * (dataset.x.length + dataset.y.length);
+  const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
+  const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
+  const obj = new Objective(net, dataset, loss, chunkSize);
+  let hvps = 0;
+  try {
+    const matvec: MatVec = async (v) => {
+      await new Promise((r) => setImmediate(r));
+      check();
+      hvps++;
+      return obj.hvp(v);
+    };
+
+    report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
+    const { loss: lossValue, gradient } = obj.lossAndGradient();
+    const hg = await matvec(gradient);
+    const gg = dot(gradient, gradient);
+    const ghg = dot(gradient, hg);
+    report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 2, total: 2, eta: 0 });
+
+    // Diagonal and trace.
+    let diag: Float64Array;
+    let diagStderr: Float64Array | null = null;
+    let globalTrace: TraceEstimate;
+    let blockTraces: TraceEstimate[];
+    let dense: Float32Array | null = null;
+    const blocks = net.blocks.map((b) => [b.start, b.end] as [number, number]);
+    if (o.exact) {
+      dense = new Float32Array(P * P);
+      diag = new Float64Array(P);
+      const e = new Float32Array(P);
+      const t0 = Date.now();
+      for (let j = 0; j < P; j++) {
+        e.fill(0);
+        e[j] = 1;
+        const col = await matvec(e);
+        dense.set(col, j * P);
+        diag[j] = col[j];
+        report({ phase: 'diagonal', message: 'exact Hessian, one HVP per parameter', done: j + 1, total: P, eta: eta(t0, j + 1, P) });
+      }
+      symmetrise(dense, P);
+      const exactTrace = (s: number, e2: number): TraceEstimate => ({ value: sum(diag, s, e2), stderr: null, method: 'exact', matvecs: P, samples: null });
+      globalTrace = exactTrace(0, P);
+      blockTraces = blocks.map(([s, e2]) => exactTrace(s, e2));
+    } else {
+      const t0 = Date.now();
+      const h = await hutchinson(matvec, P, {
+        samples: o.samples,
+        rng: new Rng(derive(o.seed, 2)),
+        blocks,
+        signal,
+        onProbe: (done, running) =>
+          report({
+            phase: 'diagonal',
+            message: 'Hutchinson probes',
+            done,
+            total: o.samples,
+            eta: eta(t0, done, o.samples),
+            running: { trace: running.trace.value, stderr: running.trace.stderr },
+          }),
+      });
+      diag = h.diagonal.values;
+      diagStderr = h.diagonal.stderr;
+      const est = (t: { value: number; stderr: number | null }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'hutchinson', matvecs: o.samples, samples: o.samples });
+      globalTrace = est(h.trace);
+      blockTraces = h.blockTraces.map(est);
+    }
+
+    // Eigenvalues: Lanczos on H (or, with --exact, on the Hessian already built from HVPs).
+    const maxSteps = Math.max(1, Math.min(MAX_LANCZOS_STEPS, Math.floor(o.memoryBudget / 4 / vectorBytes)));
+    const eig = async (start: number, end: number, stream: number, phase: 'eigenvalues' | 'layers', label: string): Promise<EigenSummary> => {
+      const n = end - start;
+      if (dense) return denseEigen(dense, P, start, end, o.top, o.bottom);
+      const op = blockMatvec(matvec, P, start, end);
+      const steps = Math.min(n, maxSteps);
+      const t0 = Date.now();
+      const r: LanczosResult = await lanczos(op, n, {
+        top: Math.min(o.top, n),
+        bottom: Math.min(o.bottom, n),
+        maxIter: steps,
+        tol: LANCZOS_TOL,
+        rng: new Rng(derive(o.seed, stream)),
+        signal,
+        onStep: (i) => report({ phase, message: `Lanczos ${label}`, done: i, total: steps, eta: eta(t0, i, steps) }),
+      });
+      return { top: r.top, bottom: r.bottom, method: 'lanczos', iterations: r.iterations };
+    };
+    const globalEig = await eig(0, P, 1, 'eigenvalues', 'on the full Hessian');
+    const layers: LayerResult[] = [];
+    for (const [i, b] of net.blocks.entries()) {
+      const eigenvalues = await eig(b.start, b.end, 100 + i, 'layers', `on block ${b.name}`);
+      layers.push({
+        name: b.name,
+        className: b.className,
+        parameters: b.end - b.start,
+        trace: blockTraces[i],
+        eigenvalues,
+        tensors: b.params.map((p) => ({ name: p.name, shape: p.shape, diagonal: diagonalOf(diag, diagStderr, p.offset, p.size, o.exact ? null : o.samples) })),
+      });
+    }
+    report({ phase: 'done', message: 'done', done: 1, total: 1, eta: 0 });
+    return {
+      schemaVersion: 1,
+      tool: { name: 'curvature-lens', version: VERSION },
+      model: { path: o.modelPath, format: 'tfjs-layers', name: net.name, parameters: P },
+      data: { path: o.dataPath, examples: dataset.examples, synthetic: false },
+      loss: { name: loss.name, value: lossValue, fromLogits: loss.fromLogits, reason: loss.reason },
+      backend,
+      backendNotes: notes,
+      seed: o.seed,
+      global: {
+        gradientNorm: Math.sqrt(gg),
+        hessianGradientNorm: Math.sqrt(dot(hg, hg)),
+        gradientCurvature: gg > 0 ? ghg / gg : NaN,
+        trace: globalTrace,
+        eigenvalues: globalEig,
+      },
+      layers,
+      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize },
+    };
+  } finally {
+    obj.dispose();
+  }
+}
+
+/** An explicit --loss wins; else the loss recorded in the model's training_config, mapped from Keras' names. */
+function chosenLoss(requested: string | null, recorded: string | null): { name: string; reason: string } | null {
+  if (requested) return { name: requested, reason: 'given with --loss' };
+  const map: Record<string, string> = {
+    sparse_categorical_crossentropy: 'sparse-categorical-cross-entropy',
+    categorical_crossentropy: 'categorical-cross-entropy',
+    binary_crossentropy: 'binary-cross-entropy',
+    mean_squared_error: 'mean-squared-error',
+    mse: 'mean-squared-error',
+  };
+  const name = recorded ? map[recorded] : undefined;
+  return name ? { name, reason: `recorded in the model's training_config (${recorded})` } : null;
+}
+
+function checkCount(flag: string, v: number, min: number): void {
+  if (!Number.isSafeInteger(v) || v < min) throw new InputError(null, `${flag} must be an integer ≥ ${min}, got ${v}`);
+}
+
+function blockMatvec(full: MatVec, P: number, start: number, end: number): MatVec {
+  if (start === 0 && end === P) return full;
+  return async (v) => {
+    const padded = new Float32Array(P);
+    padded.set(v, start);
+    return (await full(padded)).slice(start, end);
+  };
+}
+
+/** Extreme eigenvalues of the exact Hessian block [start, end) by a dense symmetric eigensolver. */
+function denseEigen(H: Float32Array, P: number, start: number, end: number, top: number, bottom: number): EigenSummary {
+  const n = end - start;
+  const block = new Float64Array(n * n);
+  let frob = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const h = H[(start + i) * P + start + j];
+      block[i * n + j] = h;
+      frob += h * h;
+    }
+  }
+  const values = symmetricEigenvalues(block, n);
+  const residual = 4 * n * Number.EPSILON * Math.sqrt(frob);
+  const ritz = (value: number) => ({ value, residual, converged: true });
+  return {
+    top: Array.from(values.slice(Math.max(n - top, 0))).reverse().map(ritz),
+    bottom: Array.from(values.slice(0, Math.min(bottom, n))).map(ritz),
+    method: 'dense',
+    iterations: n,
+  };
+}
+
+function symmetrise(H: Float32Array, P: number): void {
+  for (let i = 0; i < P; i++) {
+    for (let j = i + 1; j < P; j++) {
+      const m = 0.5 * (H[i * P + j] + H[j * P + i]);
+      H[i * P + j] = m;
+      H[j * P + i] = m;
+    }
+  }
+}
+
+function diagonalOf(d: Float64Array, se: Float64Array | null, offset: number, size: number, samples: number | null): DiagonalEstimate {
+  const values = Array.from(d.subarray(offset, offset + size));
+  let min = Infinity;
+  let max = -Infinity;
+  let total = 0;
+  for (const v of values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+    total += v;
+  }
+  return {
+    method: se ? 'hutchinson' : 'exact',
+    samples,
+    values,
+    stderr: se ? Array.from(se.subarray(offset, offset + size)) : null,
+    min,
+    max,
+    mean: total / size,
+  };
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function sum(a: Float64Array, s: number, e: number): number {
+  let t = 0;
+  for (let i = s; i < e; i++) t += a[i];
+  return t;
+}
+
+function eta(t0: number, done: number, total: number): number | null {
+  if (done === 0) return null;
+  return (((Date.now() - t0) / done) * (total - done)) / 1000;
+}
+
+const mb = (b: number) => Math.round(b / 2 ** 20);

@@ -1,0 +1,101 @@
+/**
+ * The result contract (schemaVersion 1) and the progress messages, shared by the engine, the CLI, the
+ * worker, the extension host and the webview. Add fields; never rename. Non-finite numbers become null
+ * in JSON.
+ */
+
+export interface Ritz {
+  value: number;
+  /** Ritz residual ‖Hy − θy‖ = |β_m y_m|. */
+  residual: number;
+  converged: boolean;
+}
+
+export interface EigenSummary {
+  /** Largest first (descending). */
+  top: Ritz[];
+  /** Smallest first (ascending). */
+  bottom: Ritz[];
+  /**
+   * 'lanczos': Lanczos with full reorthogonalisation on HVPs. 'dense' (with --exact): every eigenvalue of
+   * the exact Hessian built from P HVPs (Householder + QL); resolves repeated eigenvalues, and `residual`
+   * is then the solver's backward-error bound.
+   */
+  method: 'lanczos' | 'dense';
+  /** Lanczos steps (HVPs), or the matrix size for 'dense'. */
+  iterations: number;
+}
+
+export interface TraceEstimate {
+  value: number;
+  stderr: number | null;
+  method: 'exact' | 'hutchinson';
+  matvecs: number;
+  /** Number of probes (Hutchinson), null when exact. */
+  samples: number | null;
+}
+
+export interface DiagonalEstimate {
+  method: 'exact' | 'hutchinson';
+  samples: number | null;
+  /** Flat, row-major, in the model file's own layout. Absent when written to `valuesFile`. */
+  values?: number[];
+  valuesFile?: string;
+  stderr?: number[] | null;
+  stderrFile?: string;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+export interface TensorResult {
+  name: string;
+  shape: number[];
+  diagonal: DiagonalEstimate;
+}
+
+export interface LayerResult {
+  name: string;
+  className: string;
+  parameters: number;
+  trace: TraceEstimate;
+  eigenvalues: EigenSummary;
+  tensors: TensorResult[];
+}
+
+export type LossName = 'sparse-categorical-cross-entropy' | 'categorical-cross-entropy' | 'binary-cross-entropy' | 'mean-squared-error';
+
+export interface InspectResult {
+  schemaVersion: 1;
+  tool: { name: 'curvature-lens'; version: string };
+  model: { path: string; format: 'tfjs-layers'; name: string; parameters: number };
+  data: { path: string | null; examples: number; synthetic: boolean };
+  loss: { name: LossName; value: number; fromLogits: boolean; reason: string };
+  backend: string;
+  /** Why the backend was chosen and why others were refused. */
+  backendNotes: string[];
+  seed: number;
+  global: {
+    gradientNorm: number;
+    hessianGradientNorm: number;
+    /** gᵀHg / gᵀg: curvature along the gradient; plain gradient descent is stable for lr < 2 / this. */
+    gradientCurvature: number;
+    trace: TraceEstimate;
+    eigenvalues: EigenSummary;
+  };
+  layers: LayerResult[];
+  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number };
+}
+
+export type Phase = 'backend' | 'load' | 'gradient' | 'diagonal' | 'eigenvalues' | 'layers' | 'done';
+
+export interface Progress {
+  phase: Phase;
+  message: string;
+  done: number;
+  total: number;
+  /** Seconds left in this phase, when it can be estimated. */
+  eta: number | null;
+  /** Running trace estimate during Hutchinson probes. */
+  running?: { trace: number; stderr: number | null };
+}
