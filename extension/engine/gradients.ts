@@ -64,11 +64,8 @@ const softmaxGrad: tf.GradConfig = {
   },
 };
 
-let registered = false;
-
+/** Registers (again, if called again) the second-order-correct gradients over tfjs' own. */
 export function registerSecondOrderGradients(): void {
-  if (registered) return;
-  registered = true;
   const configs: tf.GradConfig[] = [
     unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x)))),
     unary('Sigmoid', (x) => {

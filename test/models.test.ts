@@ -1,0 +1,177 @@
+/**
+ * End-to-end accuracy of `inspect` on tiny models against an independent float64 reference (torch,
+ * test/fixtures/models/*, made by scripts/make_model_fixtures.py) and against closed forms; statistical
+ * calibration of the Hutchinson error bars; the self-test's power to refuse a broken backend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { inspect } from '../extension/engine/inspect.js';
+import { readNpz } from '../extension/readers/npz.js';
+import { selfTest } from '../extension/engine/selftest.js';
+import { registerSecondOrderGradients } from '../extension/engine/gradients.js';
+import { tf } from '../extension/engine/tfjs.js';
+import { symmetricEigenvalues } from '../extension/linalg/symmetricEigen.js';
+import type { InspectResult } from '../extension/protocol.js';
+import { relL2 } from './helpers.js';
+
+const dir = (name: string) => `test/fixtures/models/${name}`;
+const ref = (name: string) => JSON.parse(readFileSync(`${dir(name)}/reference.json`, 'utf8'));
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+
+function run(name: string, extra: Record<string, unknown> = {}): Promise<InspectResult> {
+  return inspect({ modelPath: `${dir(name)}/model.json`, dataPath: `${dir(name)}/data.npz`, loss: ref(name).lossName, backend: 'wasm', top: 3, bottom: 3, ...extra });
+}
+
+function assertMatchesReference(r: InspectResult, R: any, eigen = true) {
+  assert.ok(rel(r.loss.value, R.loss) < 1e-5, `loss ${r.loss.value} vs ${R.loss}`);
+  assert.ok(rel(r.global.gradientNorm, R.gradientNorm) < 1e-3, '|g|');
+  assert.ok(rel(r.global.hessianGradientNorm, R.hessianGradientNorm) < 1e-3, '|Hg|');
+  assert.ok(rel(r.global.gradientCurvature, R.gradientCurvature) < 1e-3, 'gHg/gg');
+  const lmax = Math.max(Math.abs(R.top[0]), Math.abs(R.bottom[0]));
+  const close = (got: { value: number }[], want: number[], scale: number, what: string) => {
+    assert.equal(got.length, want.length, `${what}: count`);
+    want.forEach((w, i) => assert.ok(Math.abs(got[i].value - w) <= 1e-3 * scale, `${what}[${i}] ${got[i].value} vs ${w}`));
+  };
+  if (eigen) {
+    close(r.global.eigenvalues.top, R.top, lmax, 'global top');
+    close(r.global.eigenvalues.bottom, R.bottom, lmax, 'global bottom');
+  }
+  assert.equal(r.layers.length, R.layers.length);
+  r.layers.forEach((l, i) => {
+    const L = R.layers[i];
+    assert.equal(l.name, L.name);
+    assert.equal(l.parameters, L.parameters);
+    if (eigen) {
+      const bmax = Math.max(Math.abs(L.top[0]), Math.abs(L.bottom[0]));
+      close(l.eigenvalues.top, L.top, bmax, `${l.name} top`);
+      close(l.eigenvalues.bottom, L.bottom, bmax, `${l.name} bottom`);
+    }
+    l.tensors.forEach((t, j) => {
+      assert.equal(t.name, L.tensors[j].name);
+      assert.deepEqual(t.shape, L.tensors[j].shape);
+    });
+  });
+}
+
+for (const name of ['mlp', 'mlp-tfjs', 'cnn', 'regression', 'logistic']) {
+  test(`--exact matches the float64 reference: ${name}`, async () => {
+    const R = ref(name);
+    const r = await run(name, { exact: true });
+    assertMatchesReference(r, R);
+    assert.ok(rel(r.global.trace.value, R.trace) < 1e-3, `trace ${r.global.trace.value} vs ${R.trace}`);
+    assert.equal(r.global.trace.stderr, null);
+    assert.equal(r.global.trace.matvecs, R.parameters);
+    r.layers.forEach((l, i) => {
+      assert.ok(rel(l.trace.value, R.layers[i].trace) < 1e-3, `${l.name} trace`);
+      l.tensors.forEach((t, j) => {
+        const e = relL2(t.diagonal.values!, R.layers[i].tensors[j].diagonal);
+        assert.ok(e < 1e-3, `${t.name} diagonal rel L2 ${e}`);
+        assert.equal(t.diagonal.stderr, null);
+        assert.equal(t.diagonal.samples, null);
+      });
+    });
+  });
+}
+
+test('Lanczos on HVPs (no --exact) finds the global extremes of the mlp', async () => {
+  const R = ref('mlp');
+  const r = await run('mlp', { samples: 10 });
+  const lmax = R.top[0];
+  R.top.forEach((w: number, i: number) => assert.ok(Math.abs(r.global.eigenvalues.top[i].value - w) <= 1e-3 * lmax, `top ${i}`));
+  R.bottom.forEach((w: number, i: number) => assert.ok(Math.abs(r.global.eigenvalues.bottom[i].value - w) <= 1e-3 * lmax, `bottom ${i}`));
+  for (const e of [...r.global.eigenvalues.top, ...r.global.eigenvalues.bottom]) assert.ok(e.converged && e.residual < 1e-3 * lmax);
+});
+
+test('Hutchinson with 300 probes: unbiased, error bars calibrated (mlp)', async () => {
+  const R = ref('mlp');
+  const r = await run('mlp', { samples: 300, top: 1, bottom: 1, seed: 7 });
+  const t = r.global.trace;
+  assert.equal(t.samples, 300);
+  assert.ok(Math.abs(t.value - R.trace) < 4.5 * t.stderr!, `trace ${t.value} ± ${t.stderr} vs ${R.trace}`);
+  const z: number[] = [];
+  r.layers.forEach((l, i) =>
+    l.tensors.forEach((tt, j) => {
+      const exact = R.layers[i].tensors[j].diagonal as number[];
+      tt.diagonal.values!.forEach((v, k) => {
+        const se = tt.diagonal.stderr![k];
+        if (se > 0) z.push(Math.abs(v - exact[k]) / se);
+      });
+    }),
+  );
+  const within3 = z.filter((q) => q <= 3).length / z.length;
+  const median = [...z].sort((a, b) => a - b)[Math.floor(z.length / 2)];
+  assert.ok(within3 >= 0.9, `only ${within3} of entries within 3 stderr`);
+  assert.ok(median >= 0.4 && median <= 1.2, `median |err|/stderr = ${median}`);
+});
+
+test('closed form: linear regression MSE, H = (2 / (N·K)) X̃ᵀX̃ per output', async () => {
+  const data = readNpz(`${dir('regression')}/data.npz`);
+  const x = data.get('x')!;
+  const [N, D] = x.shape;
+  const K = 2;
+  const r = await run('regression', { exact: true, top: 10, bottom: 10 });
+  // Per output k, the block over (kernel[:, k], bias[k]) is (2/(N·K)) X̃ᵀX̃ with X̃ = [X, 1]; outputs decouple.
+  const A = new Float64Array((D + 1) * (D + 1));
+  for (let n = 0; n < N; n++) {
+    const row = [...Array.from({ length: D }, (_, d) => Number(x.data[n * D + d])), 1];
+    for (let i = 0; i <= D; i++) for (let j = 0; j <= D; j++) A[i * (D + 1) + j] += (2 / (N * K)) * row[i] * row[j];
+  }
+  const diag = r.layers[0].tensors.flatMap((t) => t.diagonal.values!);
+  // kernel is [D, K] row-major: entry (d, k) at d·K + k; bias k at D·K + k.
+  for (let k = 0; k < K; k++) {
+    for (let d = 0; d < D; d++) assert.ok(rel(diag[d * K + k], A[d * (D + 1) + d]) < 1e-4, `diag kernel[${d},${k}]`);
+    assert.ok(rel(diag[D * K + k], A[D * (D + 1) + D]) < 1e-4, `diag bias[${k}]`);
+  }
+  const ev = Array.from(symmetricEigenvalues(A, D + 1));
+  const want = [...ev, ...ev].sort((a, b) => b - a);
+  r.global.eigenvalues.top.forEach((e, i) => assert.ok(Math.abs(e.value - want[i]) < 1e-4 * want[0], `λ${i} ${e.value} vs ${want[i]}`));
+});
+
+test('closed form: logistic regression, H = (1/N) Σ p(1−p) x̃x̃ᵀ', async () => {
+  const data = readNpz(`${dir('logistic')}/data.npz`);
+  const x = data.get('x')!;
+  const [N, D] = x.shape;
+  const r = await run('logistic', { exact: true });
+  const buf = readFileSync(`${dir('logistic')}/group1-shard1of1.bin`);
+  const w = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  let trace = 0;
+  const diag = new Float64Array(D + 1);
+  for (let n = 0; n < N; n++) {
+    const row = [...Array.from({ length: D }, (_, d) => Number(x.data[n * D + d])), 1];
+    const z = row.reduce((s, v, i) => s + v * w[i], 0);
+    const p = 1 / (1 + Math.exp(-z));
+    row.forEach((v, i) => (diag[i] += (p * (1 - p) * v * v) / N));
+  }
+  diag.forEach((d) => (trace += d));
+  const got = r.layers[0].tensors.flatMap((t) => t.diagonal.values!);
+  assert.ok(relL2(got, Array.from(diag)) < 1e-4, `diag ${got} vs ${Array.from(diag)}`);
+  assert.ok(rel(r.global.trace.value, trace) < 1e-4);
+});
+
+test('the self-test refuses a backend with tfjs stock (wrong) second derivatives, and passes with the fixes', async () => {
+  const { tanhGradConfig } = await import('@tensorflow/tfjs-core/dist/gradients/Tanh_grad.js' as string);
+  assert.equal(selfTest().ok, true);
+  tf.registerGradient(tanhGradConfig);
+  try {
+    let report;
+    try {
+      report = selfTest();
+    } catch (e) {
+      report = { ok: false, detail: String(e) };
+    }
+    assert.equal(report.ok, false, `stock tanh gradient should fail: ${report.detail}`);
+  } finally {
+    registerSecondOrderGradients();
+  }
+  assert.equal(selfTest().ok, true);
+});
+
+test('same seed, same numbers; another seed, other numbers', async () => {
+  const a = await run('mlp', { samples: 5, top: 1, bottom: 1, seed: 3 });
+  const b = await run('mlp', { samples: 5, top: 1, bottom: 1, seed: 3 });
+  const c = await run('mlp', { samples: 5, top: 1, bottom: 1, seed: 4 });
+  assert.equal(a.global.trace.value, b.global.trace.value);
+  assert.deepEqual(a.layers[0].tensors[0].diagonal.values, b.layers[0].tensors[0].diagonal.values);
+  assert.notEqual(a.global.trace.value, c.global.trace.value);
+});
