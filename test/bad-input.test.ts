@@ -1,0 +1,537 @@
+/**
+ * End-to-end bad-input tests of the CLI: each case copies a valid fixture model into a fresh temp
+ * folder, breaks one thing, runs `curvature-lens inspect` as a child process and checks that the run
+ * ends cleanly: exit code 2, exactly one `curvature-lens: error: <file>: <what>` line on stderr (beside
+ * the progress lines), no stack trace, and neither the --json nor the --report file written. A valid
+ * run and `--json -` prove the harness itself.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { crc32, readNpz } from '../extension/readers/npz.js';
+import type { NdArray } from '../extension/readers/npy.js';
+
+const ROOT = resolve(process.cwd()); // run-tests runs from the repository root
+const CLI = join(ROOT, 'bin', 'curvature-lens.js');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'models');
+const SHARD = 'group1-shard1of1.bin';
+const dirs: string[] = [];
+
+/** dist/cli.js is what the launcher runs: rebuild it when a source file is newer (or it is missing). */
+before(() => {
+  const cli = join(ROOT, 'dist', 'cli.js');
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : e.name.endsWith('.ts') ? statSync(join(dir, e.name)).mtimeMs : 0)));
+  if (!existsSync(cli) || statSync(cli).mtimeMs < newest(join(ROOT, 'extension'))) {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `build failed: ${r.stderr}`);
+  }
+});
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// ---- fixtures and files ----
+
+/** A fresh temp copy of a fixture model folder (model.json, shard, data.npz). */
+function copyFixture(name: 'mlp' | 'cnn' = 'mlp'): string {
+  const dir = mkdtempSync(join(tmpdir(), `curvature-lens-bad-${name}-`));
+  dirs.push(dir);
+  for (const f of ['model.json', SHARD, 'data.npz']) cpSync(join(FIXTURES, name, f), join(dir, f));
+  return dir;
+}
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const readJson = (dir: string): Json => JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+const writeJson = (dir: string, j: unknown) => writeFileSync(join(dir, 'model.json'), JSON.stringify(j, null, 1));
+/** The layer list of a model.json. */
+const layersOf = (j: Json): Json[] => j.modelTopology.model_config.config.layers;
+const layerNamed = (j: Json, name: string): Json => layersOf(j).find((l) => l.config.name === name)!;
+
+interface NpyMember {
+  name: string;
+  descr: string;
+  shape: number[];
+  data: Uint8Array;
+}
+const f32 = (a: ArrayLike<number>) => new Uint8Array(Float32Array.from(a).buffer);
+const i64 = (a: ArrayLike<number>) => new Uint8Array(BigInt64Array.from(Array.from(a, (v) => BigInt(v))).buffer);
+
+function npy(m: NpyMember): Uint8Array {
+  const shape = m.shape.length === 1 ? `(${m.shape[0]},)` : `(${m.shape.join(', ')})`;
+  let header = `{'descr': '${m.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const h = new TextEncoder().encode(header);
+  const out = new Uint8Array(10 + h.length + m.data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, h.length, true);
+  out.set(h, 10);
+  out.set(m.data, 10 + h.length);
+  return out;
+}
+
+/** A stored (uncompressed) zip of .npy members, as np.savez writes it (less zip64). */
+function npz(members: NpyMember[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const m of members) {
+    const name = new TextEncoder().encode(`${m.name}.npy`);
+    const data = npy(m);
+    const crc = crc32(data);
+    const local = new Uint8Array(30 + name.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 20, true);
+    lv.setUint32(14, crc, true);
+    lv.setUint32(18, data.length, true);
+    lv.setUint32(22, data.length, true);
+    lv.setUint16(26, name.length, true);
+    local.set(name, 30);
+    const cd = new Uint8Array(46 + name.length);
+    const cv = new DataView(cd.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint32(16, crc, true);
+    cv.setUint32(20, data.length, true);
+    cv.setUint32(24, data.length, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(42, offset, true);
+    cd.set(name, 46);
+    parts.push(local, data);
+    central.push(cd);
+    offset += local.length + data.length;
+  }
+  const cdSize = central.reduce((n, c) => n + c.length, 0);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, members.length, true);
+  ev.setUint16(10, members.length, true);
+  ev.setUint32(12, cdSize, true);
+  ev.setUint32(16, offset, true);
+  return Buffer.concat([...parts, ...central, end]);
+}
+
+/** The fixture's x (float32) and y (integer labels) arrays. */
+function fixtureData(dir: string): { x: NdArray; y: NdArray } {
+  const a = readNpz(join(dir, 'data.npz'));
+  return { x: a.get('x')!, y: a.get('y')! };
+}
+const xMember = (shape: number[], values: ArrayLike<number>): NpyMember => ({ name: 'x', descr: '<f4', shape, data: f32(values) });
+const yMember = (values: ArrayLike<number>): NpyMember => ({ name: 'y', descr: '<i8', shape: [values.length], data: i64(values) });
+
+// ---- running the CLI ----
+
+interface Run {
+  r: SpawnSyncReturns<string>;
+  out: string;
+  outMd: string;
+  dir: string;
+}
+
+/** `inspect <model> --data <data> …` with the fast settings and both result files requested in dir. */
+function inspect(dir: string, args: string[], opts: { model?: string; data?: string | null } = {}): Run {
+  const out = join(dir, 'out.json');
+  const outMd = join(dir, 'out.md');
+  const model = opts.model ?? join(dir, 'model.json');
+  const data = opts.data === undefined ? ['--data', join(dir, 'data.npz')] : opts.data === null ? [] : ['--data', opts.data];
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'inspect', model, ...data, ...args, '--backend', 'cpu', '--samples', '2', '--top', '1', '--bottom', '1', '--json', out, '--report', outMd],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CURVATURE_LENS_DEBUG: '' } },
+  );
+  return { r, out, outMd, dir };
+}
+
+/** Progress lines ("[phase] message done/total …") that precede the error; everything else is checked. */
+const PROGRESS = /^\[(backend|load|gradient|diagonal|eigenvalues|layers|done)\] /;
+
+/** The run ended as bad input: exit 2, one clean error line matching `re`, no stack, no result files. */
+function assertBadInput({ r, out, outMd, dir }: Run, re: RegExp): void {
+  assert.equal(r.error, undefined, `the CLI did not finish: ${r.error}`);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  const other = lines.filter((l) => !PROGRESS.test(l));
+  const ctx = `stderr was:\n${r.stderr}`;
+  assert.equal(r.status, 2, `exit code ${r.status}, want 2; ${ctx}`);
+  assert.equal(other.length, 1, `want exactly one non-progress line on stderr; ${ctx}`);
+  const line = other[0];
+  assert.equal(lines[lines.length - 1], line, `the error must be the last line; ${ctx}`);
+  assert.match(line, /^curvature-lens: error: /);
+  assert.match(line, re);
+  assert.ok(!lines.some((l) => /^\s+at /.test(l)), `stack trace on stderr; ${ctx}`);
+  assert.doesNotMatch(line, /internal error/);
+  assert.equal(r.stdout, '', 'nothing on stdout');
+  assert.ok(!existsSync(out), `${out} was written`);
+  assert.ok(!existsSync(outMd), `${outMd} was written`);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('out.')), [], 'no temporary result files left');
+}
+
+// ---- the harness itself ----
+
+test('a valid run exits 0 and writes both result files', () => {
+  const dir = copyFixture('mlp');
+  const { r, out, outMd } = inspect(dir, []);
+  assert.equal(r.status, 0, r.stderr);
+  const json = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(json.schemaVersion, 1);
+  assert.equal(json.model.parameters, 246);
+  assert.ok(readFileSync(outMd, 'utf8').length > 0);
+  assert.doesNotMatch(r.stderr, /error/);
+});
+
+test('a valid cnn run exits 0', () => {
+  const dir = copyFixture('cnn');
+  const { r, out } = inspect(dir, []);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(out, 'utf8')).schemaVersion, 1);
+});
+
+test('--json - puts only valid JSON on stdout', () => {
+  const dir = copyFixture('mlp');
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'inspect', join(dir, 'model.json'), '--data', join(dir, 'data.npz'), '--backend', 'cpu', '--samples', '2', '--top', '1', '--bottom', '1', '--json', '-'],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  assert.equal(json.schemaVersion, 1);
+  assert.equal(json.model.parameters, 246);
+  assert.deepEqual(readdirSync(dir).sort(), ['data.npz', SHARD, 'model.json'].sort(), 'no files written beside the model');
+});
+
+test('--quiet: the error is the only output', () => {
+  const dir = copyFixture('mlp');
+  rmSync(join(dir, SHARD));
+  const run = inspect(dir, ['--quiet']);
+  assertBadInput(run, /weight shard is missing/);
+  assert.equal(run.r.stderr.trimEnd().split('\n').length, 1, run.r.stderr);
+});
+
+// ---- weight shards and manifest ----
+
+test('missing weight shard', () => {
+  const dir = copyFixture('mlp');
+  rmSync(join(dir, SHARD));
+  assertBadInput(inspect(dir, []), /group1-shard1of1\.bin: weight shard is missing \(listed in .*model\.json\)/);
+});
+
+test('truncated weight shard', () => {
+  const dir = copyFixture('mlp');
+  const bin = readFileSync(join(dir, SHARD));
+  writeFileSync(join(dir, SHARD), bin.subarray(0, bin.length - 10));
+  assertBadInput(inspect(dir, []), /model\.json: weight shards of group 0 hold 974 bytes but the manifest's shapes need 984: a shard is truncated/);
+});
+
+test('extra bytes in the weight shard', () => {
+  const dir = copyFixture('mlp');
+  writeFileSync(join(dir, SHARD), Buffer.concat([readFileSync(join(dir, SHARD)), Buffer.alloc(8)]));
+  assertBadInput(inspect(dir, []), /group1-shard1of1\.bin: weight shards of group 0 hold more bytes than the manifest's 984/);
+});
+
+test('manifest shape changed (shard no longer matches)', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  j.weightsManifest[0].weights[0].shape = [5, 11];
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /group1-shard1of1\.bin: .*more bytes than the manifest's 964/);
+});
+
+test('manifest shape disagreeing with the layer (shard consistent with the manifest)', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  j.weightsManifest[0].weights[0].shape = [5, 11];
+  writeJson(dir, j);
+  const bin = readFileSync(join(dir, SHARD));
+  writeFileSync(join(dir, SHARD), bin.subarray(0, bin.length - 20));
+  assertBadInput(inspect(dir, []), /model\.json: layer "dense" \(Dense\): weight "dense\/kernel" has shape \[5,11\] but the layer needs \[5,12\]/);
+});
+
+test('manifest path leaving the model folder', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  j.weightsManifest[0].paths = ['../x.bin'];
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: weight shard path "\.\.\/x\.bin" leaves the model's folder/);
+});
+
+test('absolute manifest path', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  const abs = join(dir, SHARD); // exists, and even inside the folder: absolute paths are refused anyway
+  j.weightsManifest[0].paths = [abs];
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: weight shard path ".*group1-shard1of1\.bin" leaves the model's folder/);
+});
+
+// ---- model.json ----
+
+test('model.json that is not JSON', () => {
+  const dir = copyFixture('mlp');
+  writeFileSync(join(dir, 'model.json'), '{"format": "layers-model", "modelTopology": {');
+  assertBadInput(inspect(dir, []), /model\.json: is not valid JSON/);
+});
+
+test('model.json that is a JSON array', () => {
+  const dir = copyFixture('mlp');
+  writeFileSync(join(dir, 'model.json'), '[1, 2, 3]');
+  assertBadInput(inspect(dir, []), /model\.json: is not a TF\.js model\.json \(expected a JSON object\)/);
+});
+
+test('model.json without modelTopology', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  delete j.modelTopology;
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: has no "modelTopology" object/);
+});
+
+test('model.json without weightsManifest', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  delete j.weightsManifest;
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: has no "weightsManifest" array/);
+});
+
+test('a graph-model json', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  writeJson(dir, {
+    format: 'graph-model',
+    generatedBy: '2.15.0',
+    convertedBy: 'TensorFlow.js Converter v4.22.0',
+    modelTopology: { node: [{ name: 'x', op: 'Placeholder', attr: {} }], library: {}, versions: {} },
+    weightsManifest: j.weightsManifest,
+  });
+  assertBadInput(inspect(dir, []), /model\.json: is a TF\.js graph model; Curvature Lens needs a LayersModel/);
+});
+
+test('an unsupported layer class', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  layerNamed(j, 'dense_1').class_name = 'LSTM';
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: layer "dense_1" \(LSTM\): this layer class is not supported/);
+});
+
+test('an unsupported activation', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  layerNamed(j, 'dense').config.activation = 'selu';
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: layer "dense" \(Dense\): activation "selu" is not supported/);
+});
+
+test('a non-Sequential (Functional) topology', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  j.modelTopology.model_config.class_name = 'Functional';
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: the model is a Functional model; only Sequential topologies are supported/);
+});
+
+test('NaN in a weight', () => {
+  const dir = copyFixture('mlp');
+  const bin = readFileSync(join(dir, SHARD));
+  bin.writeFloatLE(NaN, 4 * 7); // dense/kernel, flat index 7
+  writeFileSync(join(dir, SHARD), bin);
+  assertBadInput(inspect(dir, []), /model\.json: weight "dense\/kernel" has a non-finite value \(NaN\) at flat index 7/);
+});
+
+test('NaN in a weight of the cnn', () => {
+  const dir = copyFixture('cnn');
+  const bin = readFileSync(join(dir, SHARD));
+  bin.writeFloatLE(-Infinity, bin.length - 4); // the last weight: dense/bias
+  writeFileSync(join(dir, SHARD), bin);
+  assertBadInput(inspect(dir, []), /model\.json: weight "dense\/bias" has a non-finite value \(-Infinity\)/);
+});
+
+test('missing model file', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, [], { model: join(dir, 'nope', 'model.json') }), /nope\/model\.json: model file not found/);
+});
+
+test('model path that is a folder', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, [], { model: dir }), /: is not a file; pass the path of a TF\.js model\.json/);
+});
+
+// ---- data ----
+
+test('NaN in x', () => {
+  const dir = copyFixture('mlp');
+  const { x, y } = fixtureData(dir);
+  const xs = Float32Array.from(x.data);
+  xs[3 * 5 + 2] = NaN; // example 3
+  writeFileSync(join(dir, 'data.npz'), npz([xMember(x.shape, xs), yMember(y.data)]));
+  assertBadInput(inspect(dir, []), /data\.npz: x has a non-finite value at example 3/);
+});
+
+test('Inf in x (cnn)', () => {
+  const dir = copyFixture('cnn');
+  const { x, y } = fixtureData(dir);
+  const xs = Float32Array.from(x.data);
+  const per = xs.length / x.shape[0];
+  xs[5 * per + 1] = Infinity; // example 5
+  writeFileSync(join(dir, 'data.npz'), npz([xMember(x.shape, xs), yMember(y.data)]));
+  assertBadInput(inspect(dir, []), /data\.npz: x has a non-finite value at example 5/);
+});
+
+test('x with the wrong shape names both shapes', () => {
+  const dir = copyFixture('mlp');
+  const { x, y } = fixtureData(dir);
+  const n = x.shape[0];
+  writeFileSync(join(dir, 'data.npz'), npz([xMember([n, 6], new Float32Array(n * 6)), yMember(y.data)]));
+  assertBadInput(inspect(dir, []), new RegExp(`data\\.npz: x has shape \\[${n},6\\] but the model expects \\[N, 5\\]`));
+});
+
+test('x of the cnn in NCHW instead of NHWC', () => {
+  const dir = copyFixture('cnn');
+  const { x, y } = fixtureData(dir);
+  const n = x.shape[0];
+  writeFileSync(join(dir, 'data.npz'), npz([xMember([n, 2, 8, 8], x.data), yMember(y.data)]));
+  assertBadInput(inspect(dir, []), new RegExp(`data\\.npz: x has shape \\[${n},2,8,8\\] but the model expects \\[N, 8,8,2\\] \\(NHWC`));
+});
+
+test('label out of range', () => {
+  const dir = copyFixture('mlp');
+  const { x, y } = fixtureData(dir);
+  const ys = Array.from(y.data);
+  ys[2] = 7;
+  writeFileSync(join(dir, 'data.npz'), npz([xMember(x.shape, x.data), yMember(ys)]));
+  assertBadInput(inspect(dir, []), /data\.npz: label 7 of example 2 is out of range: the model has 4 classes \(0…3\)/);
+});
+
+test('x of a string dtype', () => {
+  const dir = copyFixture('mlp');
+  const { y } = fixtureData(dir);
+  const n = y.shape[0];
+  const text = new Uint8Array(n * 5 * 12); // '<U3': 3 UCS-4 characters per element
+  writeFileSync(join(dir, 'data.npz'), npz([{ name: 'x', descr: '<U3', shape: [n, 5], data: text }, yMember(y.data)]));
+  assertBadInput(inspect(dir, []), /data\.npz: member 'x\.npy': unsupported dtype '<U3'/);
+});
+
+test('x of object dtype', () => {
+  const dir = copyFixture('mlp');
+  const { y } = fixtureData(dir);
+  writeFileSync(join(dir, 'data.npz'), npz([{ name: 'x', descr: '|O', shape: [2], data: new Uint8Array(16) }, yMember(y.data)]));
+  assertBadInput(inspect(dir, []), /data\.npz: member 'x\.npy': object arrays .* are not supported/);
+});
+
+test('a data file that is not .npz', () => {
+  const dir = copyFixture('mlp');
+  const txt = join(dir, 'data.txt');
+  writeFileSync(txt, '1,2,3,4,5,0\n');
+  assertBadInput(inspect(dir, [], { data: txt }), /data\.txt: unsupported data format; use a \.npz file/);
+});
+
+test('a truncated .npz', () => {
+  const dir = copyFixture('mlp');
+  const bytes = readFileSync(join(dir, 'data.npz'));
+  writeFileSync(join(dir, 'data.npz'), bytes.subarray(0, Math.floor(bytes.length / 2)));
+  assertBadInput(inspect(dir, []), /data\.npz: not an \.npz \(zip\) archive, or truncated/);
+});
+
+test('a .npz of garbage bytes', () => {
+  const dir = copyFixture('mlp');
+  const garbage = Buffer.alloc(4096);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 2654435761) >>> 24;
+  writeFileSync(join(dir, 'data.npz'), garbage);
+  assertBadInput(inspect(dir, []), /data\.npz: not an \.npz \(zip\) archive/);
+});
+
+test('a .npz with a damaged member (CRC)', () => {
+  const dir = copyFixture('mlp');
+  const x = xMember([2, 5], new Float32Array(10));
+  const built = npz([x, yMember([0, 1])]);
+  built[30 + 'x.npy'.length + npy(x).length - 1] ^= 0xff; // the last data byte of x
+  writeFileSync(join(dir, 'data.npz'), built);
+  assertBadInput(inspect(dir, []), /data\.npz: member 'x': CRC-32 mismatch/);
+});
+
+test('missing data file', () => {
+  const dir = copyFixture('mlp');
+  rmSync(join(dir, 'data.npz'));
+  assertBadInput(inspect(dir, []), /data\.npz: file not found/);
+});
+
+test('no --data', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, [], { data: null }), /^curvature-lens: error: no data given: pass --data/);
+});
+
+// ---- limits ----
+
+test('a model beyond the memory budget', () => {
+  // One Dense 2000→2000 layer (4,002,000 parameters, ~16 MB of zero weights): its HVP vectors alone need 244 MB.
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  const [input, dense] = layersOf(j);
+  input.config.batch_input_shape = [null, 2000];
+  dense.config.units = 2000;
+  dense.config.activation = 'softmax';
+  j.modelTopology.model_config.config.layers = [input, dense];
+  j.weightsManifest = [{ paths: [SHARD], weights: [{ name: 'dense/kernel', shape: [2000, 2000], dtype: 'float32' }, { name: 'dense/bias', shape: [2000], dtype: 'float32' }] }];
+  writeJson(dir, j);
+  writeFileSync(join(dir, SHARD), Buffer.alloc(4 * 2000 * 2001));
+  writeFileSync(join(dir, 'data.npz'), npz([xMember([2, 2000], new Float32Array(4000)), yMember([0, 1])]));
+  assertBadInput(inspect(dir, ['--memory-budget', '64']), /model\.json: the model has 4002000 parameters; its HVP vectors alone need \d+ MB, above the memory budget of 64 MB/);
+});
+
+test('--exact above --exact-limit', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, ['--exact', '--exact-limit', '10']), /model\.json: --exact needs one HVP per parameter and the model has 246, above --exact-limit 10/);
+});
+
+// ---- flags ----
+
+test('--samples 0', () => {
+  // The fast settings come last and would win: put the bad value in place of them.
+  const dir = copyFixture('mlp');
+  assertBadInput(runFlags(dir, ['--samples', '0']), /^curvature-lens: error: --samples must be an integer ≥ 1, got 0$/);
+});
+
+test('--samples abc', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(runFlags(dir, ['--samples', 'abc']), /^curvature-lens: error: --samples must be a non-negative integer, got "abc"$/);
+});
+
+test('--backend gpu', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(runFlags(dir, ['--backend', 'gpu']), /^curvature-lens: error: --backend gpu is not one of auto, /);
+});
+
+test('--loss huber', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, ['--loss', 'huber']), /^curvature-lens: error: --loss huber is not one of sparse-categorical-cross-entropy, /);
+});
+
+test('an unknown flag', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, ['--frobnicate']), /^curvature-lens: error: .*--frobnicate/);
+});
+
+test('--memory-budget with a unit', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, ['--memory-budget', '64MB']), /^curvature-lens: error: --memory-budget must be a non-negative integer, got "64MB"$/);
+});
+
+/** Like inspect(), but with `args` replacing the fast settings they name (parseArgs keeps the last value). */
+function runFlags(dir: string, args: string[]): Run {
+  const out = join(dir, 'out.json');
+  const outMd = join(dir, 'out.md');
+  const fast: Record<string, string> = { '--backend': 'cpu', '--samples': '2', '--top': '1', '--bottom': '1' };
+  for (let i = 0; i < args.length; i += 2) fast[args[i]] = args[i + 1];
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'inspect', join(dir, 'model.json'), '--data', join(dir, 'data.npz'), ...Object.entries(fast).flat(), '--json', out, '--report', outMd],
+    { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+  );
+  return { r, out, outMd, dir };
+}
