@@ -44,7 +44,7 @@ function copyFixture(name: 'mlp' | 'cnn' = 'mlp'): string {
   return dir;
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 const readJson = (dir: string): Json => JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
 const writeJson = (dir: string, j: unknown) => writeFileSync(join(dir, 'model.json'), JSON.stringify(j, null, 1));
 /** The layer list of a model.json. */
@@ -344,7 +344,7 @@ test('NaN in a weight', () => {
   assertBadInput(inspect(dir, []), /model\.json: weight "dense\/kernel" has a non-finite value \(NaN\) at flat index 7/);
 });
 
-test('NaN in a weight of the cnn', () => {
+test('-Infinity in a weight of the cnn', () => {
   const dir = copyFixture('cnn');
   const bin = readFileSync(join(dir, SHARD));
   bin.writeFloatLE(-Infinity, bin.length - 4); // the last weight: dense/bias
@@ -452,7 +452,7 @@ test('a .npz with a damaged member (CRC)', () => {
   const built = npz([x, yMember([0, 1])]);
   built[30 + 'x.npy'.length + npy(x).length - 1] ^= 0xff; // the last data byte of x
   writeFileSync(join(dir, 'data.npz'), built);
-  assertBadInput(inspect(dir, []), /data\.npz: member 'x': CRC-32 mismatch/);
+  assertBadInput(inspect(dir, []), /data\.npz: member 'x\.npy': CRC-32 mismatch/);
 });
 
 test('missing data file', () => {
@@ -514,7 +514,7 @@ test('--loss huber', () => {
 
 test('an unknown flag', () => {
   const dir = copyFixture('mlp');
-  assertBadInput(inspect(dir, ['--frobnicate']), /^curvature-lens: error: .*--frobnicate/);
+  assertBadInput(inspect(dir, ['--frobnicate']), /^curvature-lens: error: unknown option '--frobnicate'; see curvature-lens --help$/);
 });
 
 test('--memory-budget with a unit', () => {
@@ -535,3 +535,18 @@ function runFlags(dir: string, args: string[]): Run {
   );
   return { r, out, outMd, dir };
 }
+
+test('a flag without its value', () => {
+  const dir = copyFixture('mlp');
+  const r = spawnSync(process.execPath, [CLI, 'inspect', join(dir, 'model.json'), '--data', join(dir, 'data.npz'), '--json', join(dir, 'out.json'), '--report', join(dir, 'out.md'), '--samples'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assertBadInput({ r, out: join(dir, 'out.json'), outMd: join(dir, 'out.md'), dir }, /^curvature-lens: error: Option '--samples <value>' argument missing; see curvature-lens --help$/);
+});
+
+test('two model paths', () => {
+  const dir = copyFixture('mlp');
+  assertBadInput(inspect(dir, [join(dir, 'model.json')]), /^curvature-lens: error: expected: curvature-lens inspect <model\.json> \[options\]/);
+});

@@ -169,12 +169,12 @@ test('Jacobi reference is itself correct (‖AV − VΛ‖ and orthonormality)',
     for (let i = 0; i < 30; i++) {
       let av = 0;
       for (let k = 0; k < 30; k++) av += a[i][k] * vectors[j][k];
-      assert.ok(Math.abs(av - values[j] * vectors[j][i]) < 1e-12);
+      assert.ok(Math.abs(av - values[j] * vectors[j][i]) < 1e-12, 'Math.abs(av - values[j] * vectors[j][i]) < 1e-12');
     }
     for (let k = 0; k < 30; k++) {
       let dot = 0;
       for (let i = 0; i < 30; i++) dot += vectors[j][i] * vectors[k][i];
-      assert.ok(Math.abs(dot - (j === k ? 1 : 0)) < 1e-12);
+      assert.ok(Math.abs(dot - (j === k ? 1 : 0)) < 1e-12, 'Math.abs(dot - (j === k ? 1 : 0)) < 1e-12');
     }
   }
 });
@@ -206,9 +206,9 @@ test('m = 2 matches the closed form', () => {
       // (T − λ)y = 0 row by row, and unit length.
       const y0 = first[i];
       const y1 = last[i];
-      assert.ok(Math.abs(y0 * y0 + y1 * y1 - 1) < 1e-14);
-      assert.ok(Math.abs((a - values[i]) * y0 + b * y1) <= 1e-14 * scale);
-      assert.ok(Math.abs(b * y0 + (c - values[i]) * y1) <= 1e-14 * scale);
+      assert.ok(Math.abs(y0 * y0 + y1 * y1 - 1) < 1e-14, 'Math.abs(y0 * y0 + y1 * y1 - 1) < 1e-14');
+      assert.ok(Math.abs((a - values[i]) * y0 + b * y1) <= 1e-14 * scale, 'Math.abs((a - values[i]) * y0 + b * y1) <= 1e-14 * scale');
+      assert.ok(Math.abs(b * y0 + (c - values[i]) * y1) <= 1e-14 * scale, 'Math.abs(b * y0 + (c - values[i]) * y1) <= 1e-14 * scale');
     }
   }
 });
@@ -245,7 +245,7 @@ test('degenerate: zero couplings split T into identical blocks; zero and scalar 
   checkMoments(alpha, beta, 'repeated blocks');
   const single = tridiagonalEigen(Float64Array.from(blockA), Float64Array.from(blockB)).values;
   const rep = tridiagonalEigen(alpha, beta).values;
-  for (let i = 0; i < 12; i++) assert.ok(Math.abs(rep[i] - single[Math.floor(i / 3)]) < 1e-14 * 4);
+  for (let i = 0; i < 12; i++) assert.ok(Math.abs(rep[i] - single[Math.floor(i / 3)]) < 1e-14 * 4, 'Math.abs(rep[i] - single[Math.floor(i / 3)]) < 1e-14 * 4');
 
   const zero = tridiagonalEigen(new Float64Array(5), new Float64Array(4));
   assert.deepEqual([...zero.values], [0, 0, 0, 0, 0]);
@@ -262,8 +262,8 @@ test('clustered: Wilkinson W21+ (pairs equal to ~1e-14) and a constant-diagonal 
   checkMoments(w, ones, 'W21+');
   const top = tridiagonalEigen(w, ones).values;
   // Known largest eigenvalues of W21+ (Wilkinson, The Algebraic Eigenvalue Problem, 1965).
-  assert.ok(Math.abs(top[20] - 10.746194182903393) < 1e-13);
-  assert.ok(Math.abs(top[19] - 10.746194182903322) < 1e-13);
+  assert.ok(Math.abs(top[20] - 10.746194182903393) < 1e-13, 'Math.abs(top[20] - 10.746194182903393) < 1e-13');
+  assert.ok(Math.abs(top[19] - 10.746194182903322) < 1e-13, 'Math.abs(top[19] - 10.746194182903322) < 1e-13');
 
   // Toeplitz tridiag(1, 2, 1), m = 100: λ_k = 2 + 2cos(kπ/(m+1)), y_{0,k}² = 2 sin²(kπ/(m+1))/(m+1).
   const m = 100;
@@ -283,8 +283,8 @@ test('extreme scaling: 1e±150 entries keep relative accuracy', () => {
   for (const s of [1e150, 1e-150]) {
     const scaled = tridiagonalEigen(alpha.map((x) => x * s), beta.map((x) => x * s));
     for (let i = 0; i < 40; i++) {
-      assert.ok(Math.abs(scaled.values[i] / s - base.values[i]) < 1e-12 * normT(alpha, beta));
-      assert.ok(Math.abs(Math.abs(scaled.first[i]) - Math.abs(base.first[i])) < 1e-10);
+      assert.ok(Math.abs(scaled.values[i] / s - base.values[i]) < 1e-12 * normT(alpha, beta), 'Math.abs(scaled.values[i] / s - base.values[i]) < 1e-12 * normT(alpha, beta)');
+      assert.ok(Math.abs(Math.abs(scaled.first[i]) - Math.abs(base.first[i])) < 1e-10, 'Math.abs(Math.abs(scaled.first[i]) - Math.abs(base.first[i])) < 1e-10');
     }
   }
 });

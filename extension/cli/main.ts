@@ -58,7 +58,10 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    return fail(`${(e as Error).message}\n\n${USAGE}`, 2);
+    // One line, not the usage text: parseArgs' own message for an unknown option is long and multi-part.
+    const err = e as NodeJS.ErrnoException;
+    const unknown = err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec(err.message)?.[1] : undefined;
+    return fail(`${unknown ? `unknown option '${unknown}'` : err.message.split('\n')[0]}; see curvature-lens --help`, 2);
   }
   const { values: v, positionals } = args;
   if (v.version) {
@@ -70,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     return v.help ? 0 : 2;
   }
   if (positionals[0] !== 'inspect' || positionals.length !== 2) {
-    return fail(`expected: curvature-lens inspect <model.json> [options]\n\n${USAGE}`, 2);
+    return fail(`expected: curvature-lens inspect <model.json> [options]; see curvature-lens --help`, 2);
   }
   const controller = new AbortController();
   const onSigint = () => controller.abort();

@@ -63,7 +63,7 @@ export async function hutchinson(matvec: MatVec, n: number, opts: HutchinsonOpti
       const x = z[i] * hz[i];
       t += x;
       const delta = x - mean[i];
-      mean[i] += delta / (k + 1);
+      mean[i] += delta / k;
       m2[i] += delta * (x - mean[i]);
     }
     if (!Number.isFinite(t)) throw new Error('hutchinson: the matvec returned a non-finite value');
