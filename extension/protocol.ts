@@ -84,7 +84,8 @@ export interface InspectResult {
     eigenvalues: EigenSummary;
   };
   layers: LayerResult[];
-  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number };
+  /** hvps: HVPs computed; batch: how many went through the engine together (stacked weight copies). */
+  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number; batch: number };
 }
 
 export type Phase = 'backend' | 'load' | 'gradient' | 'diagonal' | 'eigenvalues' | 'layers' | 'done';

@@ -525,3 +525,20 @@ test('hutchinson: progress, cancellation and bad input', async () => {
   await assert.rejects(hutchinson(mv, A.n, { samples: 0, rng: new Rng(1) }), RangeError);
   await assert.rejects(hutchinson(async () => new Float32Array(2), A.n, { samples: 2, rng: new Rng(1) }), RangeError);
 });
+
+test('hutchinson: batching probes (matvecMany) gives bit-identical results for any batch size', async () => {
+  const A = hutchMatrix();
+  const mv = denseMatVec(A);
+  let calls = 0;
+  const matvecMany = async (vs: Float32Array[]) => {
+    calls++;
+    return Promise.all(vs.map((v) => mv(v)));
+  };
+  const plain = await hutchinson(mv, A.n, { samples: 23, rng: new Rng(5), blocks: [[0, 7]] });
+  for (const size of [2, 7, 23, 64]) {
+    calls = 0;
+    const batched = await hutchinson(mv, A.n, { samples: 23, rng: new Rng(5), blocks: [[0, 7]], batch: { size, matvecMany } });
+    assert.deepEqual(batched, plain, `batch size ${size}`);
+    assert.equal(calls, Math.ceil(23 / size) - (23 % size === 1 ? 1 : 0), `matvecMany calls for batch size ${size}`);
+  }
+});

@@ -40,6 +40,8 @@ export const DEFAULTS = { samples: 100, top: 5, bottom: 5, exactLimit: 5000, see
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
 const MAX_LANCZOS_STEPS = 300;
+/** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
+const MAX_BATCH = 32;
 
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
@@ -85,6 +87,14 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       hvps++;
       return obj.hvp(v);
     };
+    // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies.
+    const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
+    const matvecMany = async (vs: Float32Array[]) => {
+      await new Promise((r) => setImmediate(r));
+      check();
+      hvps += vs.length;
+      return obj.hvpMany(vs);
+    };
 
     report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
     const { loss: lossValue, gradient } = obj.lossAndGradient();
@@ -103,15 +113,20 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     if (o.exact) {
       dense = new Float32Array(P * P);
       diag = new Float64Array(P);
-      const e = new Float32Array(P);
       const t0 = Date.now();
-      for (let j = 0; j < P; j++) {
-        e.fill(0);
-        e[j] = 1;
-        const col = await matvec(e);
-        dense.set(col, j * P);
-        diag[j] = col[j];
-        report({ phase: 'diagonal', message: 'exact Hessian, one HVP per parameter', done: j + 1, total: P, eta: eta(t0, j + 1, P) });
+      for (let j0 = 0; j0 < P; j0 += K) {
+        const units = Array.from({ length: Math.min(K, P - j0) }, (_, i) => {
+          const e = new Float32Array(P);
+          e[j0 + i] = 1;
+          return e;
+        });
+        const cols = await matvecMany(units);
+        cols.forEach((col, i) => {
+          dense!.set(col, (j0 + i) * P);
+          diag[j0 + i] = col[j0 + i];
+        });
+        const done = j0 + cols.length;
+        report({ phase: 'diagonal', message: 'exact Hessian, one HVP per parameter', done, total: P, eta: eta(t0, done, P) });
       }
       symmetrise(dense, P);
       const exactTrace = (s: number, e2: number): TraceEstimate => ({ value: sum(diag, s, e2), stderr: null, method: 'exact', matvecs: P, samples: null });
@@ -124,6 +139,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         rng: new Rng(derive(o.seed, 2)),
         blocks,
         signal,
+        batch: { size: K, matvecMany },
         onProbe: (done, running) =>
           report({
             phase: 'diagonal',
@@ -191,7 +207,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         eigenvalues: globalEig,
       },
       layers,
-      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize },
+      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K },
     };
   } finally {
     obj.dispose();

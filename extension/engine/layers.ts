@@ -34,13 +34,25 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   }
 }
 
-/** x·kernel + bias over the last axis (Keras Dense semantics for any input rank). */
-export function dense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
-  const [inDim, units] = kernel.shape;
+/**
+ * x·kernel + bias over the last axis (Keras Dense semantics for any input rank).
+ *
+ * `copies` > 1 evaluates K independent copies of the layer in the same ops (a "vmap"): kernel [K, in, out],
+ * bias [K, out], and x holds the K copies' batches one after another along axis 0. Used to compute K
+ * Hessian-vector products at the price of one set of op dispatches.
+ */
+export function dense(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | null, copies = 1): tf.Tensor {
+  const [inDim, units] = kernel.shape.slice(-2);
   const lead = x.shape.slice(0, -1);
-  let y = tf.matMul(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]), kernel as tf.Tensor2D) as tf.Tensor;
-  if (bias) y = tf.add(y, bias);
-  return x.rank === 2 ? y : tf.reshape(y, [...lead, units]);
+  let y: tf.Tensor;
+  if (copies === 1) {
+    y = tf.matMul(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inDim]), kernel as tf.Tensor2D);
+    if (bias) y = tf.add(y, bias);
+  } else {
+    y = tf.matMul(tf.reshape(x, [copies, -1, inDim]) as tf.Tensor3D, kernel as tf.Tensor3D);
+    if (bias) y = tf.add(y, tf.reshape(bias, [copies, 1, units]));
+  }
+  return x.rank === 2 && copies === 1 ? y : tf.reshape(y, [...lead, units]);
 }
 
 export interface Window2D {
@@ -90,27 +102,63 @@ export function windows(x: tf.Tensor4D, w: Window2D, padValue: number): tf.Tenso
   const extraRight = Math.max(needW - padW, 0);
   const pads: Array<[number, number]> = [[0, 0], [g.pad.top, g.pad.bottom + extraBottom], [g.pad.left, g.pad.right + extraRight], [0, 0]];
   const xp = pads.some(([a, b]) => a || b) ? tf.pad(x, pads, padValue) : x;
+  // Windows are cut with 2-D slices of reshaped views so that every copied run is as long as possible
+  // (tfjs' 4-D and higher slices copy one innermost row at a time, and 6-D ops fall back to slow paths).
+  const rowsOf = (t: tf.Tensor4D, from: number, len: number): tf.Tensor4D => {
+    const [tn, th, tw, tc] = t.shape;
+    if (from === 0 && len === th) return t;
+    return tf.reshape(tf.slice(tf.reshape(t, [tn, th * tw * tc]), [0, from * tw * tc], [tn, len * tw * tc]), [tn, len, tw, tc]);
+  };
+  const colsOf = (t: tf.Tensor4D, from: number, len: number): tf.Tensor4D => {
+    const [tn, th, tw, tc] = t.shape;
+    if (from === 0 && len === tw) return t;
+    return tf.reshape(tf.slice(tf.reshape(t, [tn * th, tw * tc]), [0, from * tc], [tn * th, len * tc]), [tn, th, len, tc]);
+  };
+  // Strided windows read every s-th row/column: split rows, then columns, by phase modulo the stride
+  // (row a·d = q·s + r is row q of phase r), then each window is rows/cols [q, q + out) of its phase.
+  const rowsP = Math.ceil((padH + extraBottom) / sh);
+  const colsP = Math.ceil((padW + extraRight) / sw);
+  const full = sh === 1 && sw === 1 ? xp : tf.pad(xp, [[0, 0], [0, rowsP * sh - (padH + extraBottom)], [0, colsP * sw - (padW + extraRight)], [0, 0]], padValue);
+  const phases = new Map<string, tf.Tensor4D>();
+  const phase = (r: number, rc: number): tf.Tensor4D => {
+    if (sh === 1 && sw === 1) return full as tf.Tensor4D;
+    const key = `${r},${rc}`;
+    if (!phases.has(key)) {
+      const rowLen = colsP * sw * c;
+      const rows = tf.slice(tf.reshape(full, [n * rowsP, sh * rowLen]), [0, r * rowLen], [n * rowsP, rowLen]);
+      const cols = tf.slice(tf.reshape(rows, [n * rowsP * colsP, sw * c]), [0, rc * c], [n * rowsP * colsP, c]);
+      phases.set(key, tf.reshape(cols, [n, rowsP, colsP, c]));
+    }
+    return phases.get(key)!;
+  };
+  const rowCache = new Map<string, tf.Tensor4D>();
   const out: tf.Tensor4D[] = [];
   for (let a = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
-      let s = tf.slice(xp, [0, a * dh, b * dw, 0], [n, oh * sh, ow * sw, c]);
-      if (sh !== 1 || sw !== 1) {
-        s = tf.reshape(tf.slice(tf.reshape(s, [n, oh, sh, ow, sw, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
-      }
-      out.push(s as tf.Tensor4D);
+      const [qa, ra] = [Math.floor((a * dh) / sh), (a * dh) % sh];
+      const [qb, rb] = [Math.floor((b * dw) / sw), (b * dw) % sw];
+      const key = `${qa},${ra},${rb}`;
+      if (!rowCache.has(key)) rowCache.set(key, rowsOf(phase(ra, rb), qa, oh));
+      out.push(colsOf(rowCache.get(key)!, qb, ow));
     }
   }
   return out;
 }
 
-/** Conv2D (NHWC input, HWIO kernel) as patches × kernel. */
-export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>): tf.Tensor4D {
-  const [kh, kw, ci, co] = kernel.shape;
+/** Conv2D (NHWC input, HWIO kernel) as patches × kernel; `copies` as in dense (kernel [K, kh, kw, in, out]). */
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>, copies = 1): tf.Tensor4D {
+  const [kh, kw, ci, co] = kernel.shape.slice(-4);
   const parts = windows(x, { ...w, kernel: [kh, kw] }, 0);
   const [n, oh, ow] = parts[0].shape;
   const patches = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
-  let y = tf.matMul(tf.reshape(patches, [n * oh * ow, kh * kw * ci]), tf.reshape(kernel, [kh * kw * ci, co])) as tf.Tensor;
-  if (bias) y = tf.add(y, bias);
+  let y: tf.Tensor;
+  if (copies === 1) {
+    y = tf.matMul(tf.reshape(patches, [n * oh * ow, kh * kw * ci]), tf.reshape(kernel, [kh * kw * ci, co]));
+    if (bias) y = tf.add(y, bias);
+  } else {
+    y = tf.matMul(tf.reshape(patches, [copies, (n / copies) * oh * ow, kh * kw * ci]) as tf.Tensor3D, tf.reshape(kernel, [copies, kh * kw * ci, co]) as tf.Tensor3D);
+    if (bias) y = tf.add(y, tf.reshape(bias, [copies, 1, co]));
+  }
   return tf.reshape(y, [n, oh, ow, co]);
 }
 

@@ -37,13 +37,17 @@ export interface Network {
   size: number;
   /** Initial weights, flat, in `params` order. */
   initial: Float32Array;
-  /** Pre-head outputs (logits for softmax/sigmoid heads) for a batch; `w` in `params` order. */
-  logits(w: tf.Tensor[], x: tf.Tensor): tf.Tensor;
+  /**
+   * Pre-head outputs (logits for softmax/sigmoid heads) for a batch; `w` in `params` order. With
+   * `copies` = K > 1, every weight has a leading axis of K independent copies and x holds K batches one
+   * after another (see layers.ts).
+   */
+  logits(w: tf.Tensor[], x: tf.Tensor, copies?: number): tf.Tensor;
   /** Bytes of activations per example (forward), for chunk sizing. */
   activationBytesPerExample: number;
 }
 
-type Step = (w: tf.Tensor[], x: tf.Tensor) => tf.Tensor;
+type Step = (w: tf.Tensor[], x: tf.Tensor, copies: number) => tf.Tensor;
 
 interface Built {
   step: Step;
@@ -124,7 +128,11 @@ export function buildNetwork(model: TfjsModelFile): Network {
       if (trainable && infos.length) blocks.push({ name: l.name, className: l.className, params: infos, start, end: offset });
       return idx;
     };
-    const pick = (w: tf.Tensor[], i: number) => (i >= 0 ? w[i] : constants[-i - 1]);
+    const pick = (w: tf.Tensor[], i: number, copies: number) => {
+      if (i >= 0) return w[i];
+      const c = constants[-i - 1];
+      return copies === 1 ? c : tf.tile(tf.expandDims(c, 0), [copies, ...c.shape.map(() => 1)]);
+    };
 
     switch (l.className) {
       case 'InputLayer':
@@ -139,7 +147,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         const [k, b] = own(ws);
         const a = act();
         shape = [...shape.slice(0, -1), units as number];
-        steps.push({ step: (w, x) => dense(x, pick(w, k), useBias ? pick(w, b) : null), outShape: shape, activation: a });
+        steps.push({ step: (w, x, n) => dense(x, pick(w, k, n), useBias ? pick(w, b, n) : null, n), outShape: shape, activation: a });
         break;
       }
       case 'Conv2D': {
@@ -164,7 +172,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         actBytes += 4 * g.outHeight * g.outWidth * kh * kw * shape[2]; // patches
         shape = [g.outHeight, g.outWidth, filters];
         steps.push({
-          step: (w, x) => conv2d(x as tf.Tensor4D, pick(w, k) as tf.Tensor4D, useBias ? pick(w, b) : null, { strides, dilations, padding: win.padding }),
+          step: (w, x, n) => conv2d(x as tf.Tensor4D, pick(w, k, n), useBias ? pick(w, b, n) : null, { strides, dilations, padding: win.padding }, n),
           outShape: shape,
           activation: a,
         });
@@ -211,7 +219,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
   const outputShape = last.outShape;
   const fns: Step[] = steps.map((s, i) => {
     const a = i === steps.length - 1 ? 'linear' : s.activation ?? 'linear';
-    return a === 'linear' ? s.step : (w, x) => activate(s.step(w, x), a);
+    return a === 'linear' ? s.step : (w, x, n) => activate(s.step(w, x, n), a);
   });
   const flat = new Float32Array(offset);
   let o = 0;
@@ -228,7 +236,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
     blocks,
     size: offset,
     initial: flat,
-    logits: (w, x) => fns.reduce((h, f) => f(w, h), x),
+    logits: (w, x, copies = 1) => fns.reduce((h, f) => f(w, h, copies), x),
     activationBytesPerExample: actBytes,
   };
 }

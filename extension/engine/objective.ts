@@ -77,17 +77,39 @@ export class Objective {
 
   /** Exact H·v for the mean loss, flat. */
   hvp(v: Float32Array): Float32Array {
-    const out = new Float64Array(this.size);
-    const vs = this.split(v);
+    return this.hvpMany([v])[0];
+  }
+
+  /**
+   * Exact H·v for several v at once: K copies of the weights are stacked on a leading axis and evaluated
+   * in the same ops (Σ_k L(w_k) has block-diagonal Hessian diag(H, …, H)), so K products cost one set of
+   * op dispatches, which dominate small models. Memory grows K-fold in activations.
+   */
+  hvpMany(vs: Float32Array[]): Float32Array[] {
+    const K = vs.length;
+    const out = vs.map(() => new Float64Array(this.size));
+    const stacked = this.net.params.map((p) => {
+      const buf = new Float32Array(K * p.size);
+      vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
+      return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
+    });
+    const weights = K === 1 ? this.weights : tf.tidy(() => this.weights.map((w) => tf.tile(tf.expandDims(w, 0), [K, ...w.shape.map(() => 1)])));
     try {
       for (const c of this.chunks) {
-        const flat = tf.tidy(() => this.flatten(hessianVectorProduct(() => this.chunkLoss(c), this.weights, vs)));
-        accumulate(out, flat);
+        const flat = tf.tidy(() => {
+          const x = K === 1 ? c.x : tf.tile(c.x, [K, ...c.x.shape.slice(1).map(() => 1)]);
+          const y = K === 1 ? c.y : tf.tile(c.y, [K, ...c.y.shape.slice(1).map(() => 1)]);
+          const f = () => tf.div(lossSum(this.loss, this.net.head, this.net.logits(weights, x, K), y), this.total) as tf.Scalar;
+          const hv = hessianVectorProduct(f, weights, stacked);
+          return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1).dataSync() as Float32Array;
+        });
+        out.forEach((o, k) => accumulate(o, flat.subarray(k * this.size, (k + 1) * this.size)));
       }
     } finally {
-      vs.forEach((t) => t.dispose());
+      stacked.forEach((t) => t.dispose());
+      if (K > 1) weights.forEach((t) => t.dispose());
     }
-    return Float32Array.from(out);
+    return out.map((o) => Float32Array.from(o));
   }
 
   dispose(): void {
@@ -102,6 +124,11 @@ export class Objective {
 
   private split(flat: Float32Array): tf.Tensor[] {
     return this.net.params.map((p) => tf.tensor(flat.subarray(p.offset, p.offset + p.size), p.shape));
+  }
+
+  /** Bytes of activations one HVP copy needs for the largest chunk (for choosing K in hvpMany). */
+  get activationBytesPerCopy(): number {
+    return Math.max(...this.chunks.map((c) => c.n)) * this.net.activationBytesPerExample;
   }
 
   /** Concatenates per-tensor results and reads them back. */

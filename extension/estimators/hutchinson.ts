@@ -13,6 +13,11 @@ export interface HutchinsonOptions {
   onProbe?: (done: number, running: { trace: Estimate }) => void;
   /** Cancels the run: the promise rejects with CancelledError before the next matvec. */
   signal?: AbortSignal;
+  /**
+   * Apply the operator to `size` probes at once (e.g. several HVPs in one pass). The probes and their
+   * order are the same as one at a time, so results do not depend on the batch size.
+   */
+  batch?: { size: number; matvecMany: (vs: Float32Array[]) => Promise<Float32Array[]> };
 }
 
 /**
@@ -52,11 +57,16 @@ export async function hutchinson(matvec: MatVec, n: number, opts: HutchinsonOpti
   const trace = new Welford();
   const blockStats = blocks.map(() => new Welford());
 
-  for (let k = 1; k <= m; k++) {
+  const group = Math.max(1, Math.floor(opts.batch?.size ?? 1));
+  for (let first = 1; first <= m; first += group) {
     if (signal?.aborted) throw new CancelledError();
-    const z = opts.rng.rademacher(n);
-    const hz = await matvec(z.slice());
+    const zs = Array.from({ length: Math.min(group, m - first + 1) }, () => opts.rng.rademacher(n));
+    const hzs = opts.batch && zs.length > 1 ? await opts.batch.matvecMany(zs.map((z) => z.slice())) : [await matvec(zs[0].slice())];
     if (signal?.aborted) throw new CancelledError();
+    zs.forEach((z, j) => probe(first + j, z, hzs[j]));
+  }
+
+  function probe(k: number, z: Float32Array, hz: Float32Array): void {
     if (hz.length !== n) throw new RangeError(`hutchinson: matvec returned length ${hz.length}, expected ${n}`);
     let t = 0;
     for (let i = 0; i < n; i++) {
