@@ -99,4 +99,6 @@ export interface Progress {
   eta: number | null;
   /** Running trace estimate during Hutchinson probes. */
   running?: { trace: number; stderr: number | null };
+  /** A one-off fact worth telling the user as it happens (e.g. which loss was inferred and why). */
+  note?: string;
 }

@@ -75,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] !== 'inspect' || positionals.length !== 2) {
     return fail(`expected: curvature-lens inspect <model.json> [options]; see curvature-lens --help`, 2);
   }
+  quietOnEpipe();
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
@@ -106,7 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     else if (v.json) writeResult(result, v.json);
     if (v.report) writeText(v.report, markdownReport(result));
     if (!v.json && !v.report) process.stdout.write(summary(result));
-    else if (!v.quiet) process.stderr.write(`${[v.json && v.json !== '-' ? `wrote ${v.json}` : '', v.report ? `wrote ${v.report}` : ''].filter(Boolean).join(', ')}\n`);
+    else if (!v.quiet) {
+      const wrote = [v.json && v.json !== '-' ? v.json : '', v.report ?? ''].filter(Boolean);
+      if (wrote.length) process.stderr.write(`wrote ${wrote.join(', ')}\n`);
+    }
     return 0;
   } catch (e) {
     progress?.end();
@@ -148,6 +152,11 @@ function progressPrinter() {
   return {
     update(p: Progress) {
       const now = Date.now();
+      if (p.note) {
+        process.stderr.write(`${open ? '\r\x1b[K' : ''}${p.note}\n`);
+        open = false;
+        return;
+      }
       const running = p.running ? ` · trace ${p.running.trace.toPrecision(4)}${p.running.stderr != null ? ` ± ${p.running.stderr.toPrecision(2)}` : ''}` : '';
       const line = `[${p.phase}] ${p.message} ${p.done}/${p.total}${running}${fmtEta(p.eta)}`;
       if (tty) {
@@ -164,6 +173,14 @@ function progressPrinter() {
       open = false;
     },
   };
+}
+
+/** A closed pipe on stdout (`… --json - | head`) is the reader's choice, not an error. */
+function quietOnEpipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
 }
 
 if (require.main === module) {

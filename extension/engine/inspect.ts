@@ -60,6 +60,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
 
   report({ phase: 'backend', message: 'self-testing backend', done: 0, total: 1, eta: null });
   const { backend, notes } = await chooseBackend(o.backend);
+  report({ phase: 'backend', message: 'backend ready', done: 1, total: 1, eta: null, note: `backend: ${notes[notes.length - 1]}` });
   check();
 
   report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
@@ -75,6 +76,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   }
   const { x, y } = readArrays(o.dataPath);
   const { dataset, loss } = prepareData(o.dataPath, x, y, net, chosenLoss(o.loss ?? null, model.trainingLoss));
+  report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: `loss: ${loss.name} (${loss.reason})` });
   const dataBytes = 4 * (dataset.x.length + dataset.y.length);
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
