@@ -153,7 +153,7 @@ function progressPrinter() {
     update(p: Progress) {
       const now = Date.now();
       if (p.note) {
-        process.stderr.write(`${open ? '\r\x1b[K' : ''}${p.note}\n`);
+        process.stderr.write(`${open ? '\r\x1b[K' : ''}[${p.phase}] ${p.note}\n`);
         open = false;
         return;
       }

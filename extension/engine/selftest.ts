@@ -38,7 +38,7 @@ export function selfTest(tolerance = 2e-3): SelfTestReport {
     worst = Math.max(worst, r.worst);
     lines.push(`${head}: ${r.worst.toExponential(1)}`);
   }
-  return { ok: worst < tolerance, worst, detail: `largest relative error ${worst.toExponential(1)} (${lines.join(', ')})` };
+  return { ok: worst < tolerance, worst, detail: `largest relative deviation from float64 ${worst.toExponential(1)} (${lines.join(', ')})` };
 }
 
 function checkHead(head: Head): { worst: number } {
