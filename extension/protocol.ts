@@ -102,3 +102,70 @@ export interface Progress {
   /** A one-off fact worth telling the user as it happens (e.g. which loss was inferred and why). */
   note?: string;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Messages. Host ⇄ worker over the child process' IPC channel; host ⇄ webview over postMessage.
+
+/** What the host asks the worker to do (the worker runs one inspection at a time). */
+export interface WorkerInspectOptions {
+  modelPath: string;
+  dataPath: string | null;
+  loss: string | null;
+  samples: number;
+  top: number;
+  bottom: number;
+  exact: boolean;
+  exactLimit: number;
+  seed: number;
+  backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow';
+  memoryBudget: number;
+}
+
+export type HostToWorker = { type: 'inspect'; id: number; options: WorkerInspectOptions } | { type: 'cancel'; id: number };
+
+export type ErrorKind = 'input' | 'cancelled' | 'internal';
+
+export type WorkerToHost =
+  | { type: 'ready' }
+  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'result'; id: number; result: InspectResult }
+  | { type: 'error'; id: number; kind: ErrorKind; message: string };
+
+/** One weight tensor's diagonal as typed arrays (structured-cloned into the webview, not JSON lists). */
+export interface TensorArrays {
+  layer: string;
+  name: string;
+  shape: number[];
+  values: Float32Array;
+  /** Null when exact. */
+  stderr: Float32Array | null;
+}
+
+/** A point of the running trace estimate (Hutchinson) for the convergence chart. */
+export interface ConvergencePoint {
+  matvecs: number;
+  value: number;
+  stderr: number | null;
+}
+
+/** Everything the panel shows; sent whole on every change (small but for `tensors`). */
+export interface PanelState {
+  status: 'idle' | 'running' | 'done' | 'error' | 'cancelled';
+  /** Shown at the top: model, data, why synthetic data, staleness. */
+  title: string;
+  banner: string | null;
+  progress: Progress | null;
+  /** The result with `values`/`stderr` stripped from every tensor (they travel in `tensors`). */
+  result: InspectResult | null;
+  tensors: TensorArrays[];
+  convergence: ConvergencePoint[];
+  error: { kind: ErrorKind; message: string } | null;
+  /** True when the model or data file changed after this result was computed. */
+  stale: boolean;
+  /** A layer to scroll to and highlight (from a hover's "Show in Curvature panel" link). */
+  focusLayer: string | null;
+}
+
+export type HostToWebview = { type: 'state'; state: PanelState };
+
+export type WebviewToHost = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' } | { type: 'export' };
