@@ -9,8 +9,8 @@ import { VERSION } from '../version.js';
 import type { InspectResult, Progress } from '../protocol.js';
 import { DEFAULTS, inspect } from '../engine/inspect.js';
 import type { BackendRequest } from '../engine/backend.js';
-import { markdownReport } from '../report/markdown.js';
-import { resultJson, writeResult, writeText } from './output.js';
+import { convergenceRecorder, exportReport } from '../report/export.js';
+import { resultJson, writeResult } from './output.js';
 
 const USAGE = `Usage: curvature-lens inspect <model.json> --data <file.npz> [options]
 
@@ -87,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       return Number(s);
     };
     const budgetMb = int('memory-budget', v['memory-budget']);
+    const convergence = convergenceRecorder();
     const result = await inspect({
       modelPath: positionals[1],
       dataPath: v.data ?? null,
@@ -100,12 +101,15 @@ export async function main(argv: string[]): Promise<number> {
       backend: v.backend as BackendRequest | undefined,
       memoryBudget: budgetMb === undefined ? undefined : budgetMb * 2 ** 20,
       signal: controller.signal,
-      onProgress: progress?.update,
+      onProgress: (p) => {
+        progress?.update(p);
+        convergence.onProgress(p);
+      },
     });
     progress?.end();
     if (v.json === '-') process.stdout.write(resultJson(result, null));
     else if (v.json) writeResult(result, v.json);
-    if (v.report) writeText(v.report, markdownReport(result));
+    if (v.report) exportReport(result, v.report, { convergence: convergence.points }); // the Markdown and <name>-assets/ beside it
     if (!v.json && !v.report) process.stdout.write(summary(result));
     else if (!v.quiet) {
       const wrote = [v.json && v.json !== '-' ? v.json : '', v.report ?? ''].filter(Boolean);

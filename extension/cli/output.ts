@@ -44,10 +44,6 @@ export function writeResult(result: InspectResult, jsonPath: string): void {
   atomicWrite(jsonPath, resultJson(result, jsonPath));
 }
 
-export function writeText(path: string, text: string): void {
-  atomicWrite(path, text);
-}
-
 function f32le(values: number[]): Uint8Array {
   const a = Float32Array.from(values);
   const out = new Uint8Array(a.length * 4);

@@ -1,0 +1,72 @@
+/**
+ * Chooses what to inspect the way a user expects: the model is the active `model.json` (or the one the
+ * command was invoked on), else a pick among the workspace's `**\/model.json`; the data come from the
+ * `curvatureLens.data` setting, else a sidecar `curvature.json` beside the model (`{"data": "…",
+ * "loss": "…"}`), else a `data.npz` beside the model, else a pick among the workspace's `.npz` files.
+ */
+import * as vscode from 'vscode';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+
+export interface Inputs {
+  modelPath: string;
+  dataPath: string | null;
+  loss: string | null;
+  /** How the data file was found, for the panel's title. */
+  dataSource: string;
+}
+
+export async function chooseModel(uri?: vscode.Uri): Promise<string | undefined> {
+  if (uri?.fsPath.endsWith('.json')) return uri.fsPath;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && active.scheme === 'file' && /(^|[\\/])model\.json$/.test(active.fsPath)) return active.fsPath;
+  const found = await vscode.workspace.findFiles('**/model.json', '**/node_modules/**', 200);
+  if (found.length === 0) {
+    void vscode.window.showErrorMessage('Curvature Lens: no model.json in this workspace. Open a TF.js LayersModel (model.json + weight shards).');
+    return undefined;
+  }
+  if (found.length === 1) return found[0].fsPath;
+  const pick = await vscode.window.showQuickPick(
+    found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
+    { placeHolder: 'Which model should Curvature Lens inspect?' },
+  );
+  return pick?.uri.fsPath;
+}
+
+export async function chooseData(modelPath: string): Promise<{ dataPath: string | null; loss: string | null; dataSource: string } | undefined> {
+  const cfg = vscode.workspace.getConfiguration('curvatureLens', vscode.Uri.file(modelPath));
+  const dir = dirname(modelPath);
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(modelPath))?.uri.fsPath ?? dir;
+  const setting = cfg.get<string>('data', '').trim();
+  const settingLoss = cfg.get<string>('loss', '').trim() || null;
+  if (setting) {
+    const p = isAbsolute(setting) ? setting : resolve(folder, setting);
+    return { dataPath: p, loss: settingLoss, dataSource: 'the curvatureLens.data setting' };
+  }
+  const sidecar = join(dir, 'curvature.json');
+  if (existsSync(sidecar)) {
+    let side: { data?: unknown; loss?: unknown };
+    try {
+      side = JSON.parse(readFileSync(sidecar, 'utf8'));
+    } catch (e) {
+      throw new Error(`${sidecar}: not valid JSON (${(e as Error).message})`);
+    }
+    if (side.data !== undefined && typeof side.data !== 'string') throw new Error(`${sidecar}: "data" must be a path string`);
+    const loss = typeof side.loss === 'string' ? side.loss : settingLoss;
+    if (typeof side.data === 'string') return { dataPath: resolve(dir, side.data), loss, dataSource: 'curvature.json beside the model' };
+  }
+  const beside = join(dir, 'data.npz');
+  if (existsSync(beside)) return { dataPath: beside, loss: settingLoss, dataSource: 'data.npz beside the model' };
+  const found = await vscode.workspace.findFiles('**/*.npz', '**/node_modules/**', 200);
+  if (found.length === 0) {
+    void vscode.window.showErrorMessage(
+      'Curvature Lens: no data found. Put a data.npz (arrays x and y) beside model.json, name one in curvature.json ({"data": "file.npz"}), or set curvatureLens.data.',
+    );
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
+    { placeHolder: 'Which data file (.npz with arrays x and y)?' },
+  );
+  return pick ? { dataPath: pick.uri.fsPath, loss: settingLoss, dataSource: 'picked' } : undefined;
+}

@@ -1,0 +1,129 @@
+/**
+ * Runs one inspection in a fresh worker process (modelled on vscode-jupyter's kernel process and
+ * vscode-eslint's server): fork, typed IPC, the child's stderr into the Output channel, cancellation with
+ * a grace period and then SIGKILL, a watchdog for a silent worker, and a readable error (exit code and
+ * the last stderr lines) when it dies. Never throws anything but WorkerError.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { ErrorKind, HostToWorker, InspectResult, Progress, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
+
+export class WorkerError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface WorkerRunOptions {
+  workerPath: string;
+  options: WorkerInspectOptions;
+  onProgress: (p: Progress) => void;
+  log: (line: string) => void;
+  /** Fires to cancel the run. */
+  cancel: { onCancellationRequested(listener: () => void): { dispose(): void } };
+  /** Kill the worker after this many seconds without a message (default 120). */
+  silenceLimitSeconds?: number;
+  /** Seconds between the cancel message and SIGKILL (default 3). */
+  graceSeconds?: number;
+}
+
+export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
+  return new Promise((resolve, reject) => {
+    const id = 1;
+    const stderrTail: string[] = [];
+    let settled = false;
+    let child: ChildProcess;
+    try {
+      child = fork(o.workerPath, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+    } catch (e) {
+      reject(new WorkerError('internal', `could not start the worker: ${(e as Error).message}`));
+      return;
+    }
+    const onLine = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        o.log(`[worker] ${line}`);
+        stderrTail.push(line);
+        if (stderrTail.length > 20) stderrTail.shift();
+      }
+    };
+    child.stderr?.on('data', onLine);
+    child.stdout?.on('data', onLine);
+
+    let killTimer: NodeJS.Timeout | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
+    const silence = (o.silenceLimitSeconds ?? 120) * 1000;
+    const pet = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => finish(new WorkerError('internal', `the worker sent nothing for ${silence / 1000} s and was stopped (hung?)`)), silence);
+    };
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    const finish = (outcome: InspectResult | WorkerError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watchdog);
+      clearTimeout(killTimer);
+      sub.dispose();
+      // The worker has nothing left to do: let it go (a cancelled or failed one is killed).
+      if (child.connected) child.disconnect();
+      setTimeout(kill, 1000).unref();
+      if (outcome instanceof WorkerError) reject(outcome);
+      else resolve(outcome);
+    };
+    const sub = o.cancel.onCancellationRequested(() => {
+      if (settled) return;
+      try {
+        child.send({ type: 'cancel', id } satisfies HostToWorker);
+      } catch {
+        /* already gone */
+      }
+      killTimer = setTimeout(() => {
+        kill();
+        finish(new WorkerError('cancelled', 'cancelled (the worker was stopped)'));
+      }, (o.graceSeconds ?? 3) * 1000);
+    });
+
+    child.on('message', (raw: unknown) => {
+      pet();
+      const msg = raw as WorkerToHost;
+      if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string') {
+        finish(new WorkerError('internal', 'the worker sent a malformed message'));
+        kill();
+        return;
+      }
+      switch (msg.type) {
+        case 'ready':
+          child.send({ type: 'inspect', id, options: o.options } satisfies HostToWorker);
+          break;
+        case 'progress':
+          o.onProgress(msg.progress);
+          break;
+        case 'result':
+          finish(msg.result);
+          break;
+        case 'error':
+          finish(new WorkerError(msg.kind, msg.message));
+          break;
+        default:
+          finish(new WorkerError('internal', `the worker sent an unknown message type "${(msg as { type: string }).type}"`));
+          kill();
+      }
+    });
+    child.on('error', (e) => finish(new WorkerError('internal', `worker process error: ${e.message}`)));
+    child.on('exit', (code, signal) => {
+      const tail = stderrTail.slice(-5).join('\n');
+      const oom = /heap out of memory|Allocation failed|RangeError: Array buffer allocation/i.test(tail);
+      finish(
+        new WorkerError(
+          'internal',
+          `the worker stopped unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})${oom ? ': out of memory — lower the samples or the memory budget, or use a smaller data file' : ''}${tail ? `\n${tail}` : ''}`,
+        ),
+      );
+    });
+    pet();
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * The worker process: the extension host forks it, sends `inspect` / `cancel` over IPC, and gets
+ * progress, the result or an error back (types in protocol.ts). All computation happens here, never in
+ * the extension host. One run at a time; the process exits when the host disconnects.
+ */
+import { CancelledError, InputError } from '../errors.js';
+import type { HostToWorker, WorkerToHost } from '../protocol.js';
+import { inspect } from '../engine/inspect.js';
+
+function send(msg: WorkerToHost): void {
+  process.send?.(msg);
+}
+
+let current: { id: number; controller: AbortController } | null = null;
+
+process.on('message', (msg: HostToWorker) => {
+  if (msg.type === 'cancel') {
+    if (current?.id === msg.id) current.controller.abort();
+    return;
+  }
+  if (msg.type !== 'inspect') return;
+  if (current) {
+    send({ type: 'error', id: msg.id, kind: 'internal', message: 'the worker is busy with another run' });
+    return;
+  }
+  const controller = new AbortController();
+  current = { id: msg.id, controller };
+  let lastSent = 0;
+  inspect({
+    ...msg.options,
+    signal: controller.signal,
+    onProgress: (progress) => {
+      // At most ~20 messages a second, but always notes, phase ends and running estimates' last values.
+      const now = Date.now();
+      if (progress.note || progress.done === progress.total || progress.running || now - lastSent > 50) {
+        lastSent = now;
+        send({ type: 'progress', id: msg.id, progress });
+      }
+    },
+  })
+    .then((result) => send({ type: 'result', id: msg.id, result }))
+    .catch((e: unknown) => {
+      const kind = e instanceof InputError ? 'input' : e instanceof CancelledError ? 'cancelled' : 'internal';
+      const message = e instanceof Error ? e.message : String(e);
+      if (kind === 'internal') process.stderr.write(`${(e as Error)?.stack ?? message}\n`);
+      send({ type: 'error', id: msg.id, kind, message });
+    })
+    .finally(() => {
+      current = null;
+    });
+});
+
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });
