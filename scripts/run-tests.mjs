@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 function collect(dir) {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) return name === 'fixtures' ? [] : collect(p);
+    if (statSync(p).isDirectory()) return ['fixtures', 'e2e', 'node_modules'].includes(name) ? [] : collect(p);
     return name.endsWith('.test.ts') ? [p] : [];
   });
 }
