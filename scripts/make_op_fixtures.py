@@ -32,11 +32,24 @@ Conventions:
   respect to the concatenation of the wrt inputs (torch double backward:
   grad of <grad, v>). outputShape is the shape of y ([] for losses).
 * Padding "same" follows TensorFlow: total = max((ceil(H/s)-1)*s + k - H, 0),
-  before = floor(total/2), after = the rest (max pool pads with -inf).
+  before = floor(total/2), after = the rest (max pool pads with -inf; average
+  pool averages over the in-bounds entries only, the padding is not counted).
+* Layer ops (build_layer_ops):
+  depthwise_conv2d  kernel [kh, kw, in, mult], bias [in*mult]; output channel
+                    c*mult + m is input channel c filtered by kernel[..., c, m];
+  avgpool2d         attrs poolSize/strides/padding as maxpool2d;
+  global_avgpool2d  mean over H and W: [N, H, W, C] -> [N, C];
+  batchnorm         inference: gamma*(x - moving_mean)/sqrt(moving_variance + eps)
+                    + beta over the last axis, eps = 1e-3 (Keras' default); the
+                    moving statistics are constant inputs (not in wrt);
+  layernorm         the same with mean and biased variance of x over the last
+                    axis (eps 1e-3 inside the sqrt);
+  embedding         y = table[indices], indices "int32" (a constant input);
+  add / multiply / concatenate (axis -1) of two inputs.
 
-The script checks itself: for 2 randomly chosen cases (fixed seed) the torch HVP
-must agree with a central finite difference of the float64 gradient
-(eps = 1e-6) to 1e-6 relative. ``--check-all`` checks every case.
+The script checks itself: for 2 randomly chosen cases (fixed seed) and for every
+layer-op case the torch HVP must agree with a central finite difference of the
+float64 gradient (eps = 1e-6) to 1e-6 relative. ``--check-all`` checks every case.
 """
 
 import json
@@ -141,6 +154,52 @@ def maxpool_nhwc(x, pool, strides, padding):
         xc = F.pad(xc, (left, right, top, bottom), value=-math.inf)
     y = F.max_pool2d(xc, (ph, pw), stride=(sh, sw))
     return y.permute(0, 2, 3, 1)
+
+
+def depthwise_conv2d_nhwc(x, kernel, bias, strides, padding):
+    """TF depthwise conv: kernel [kh, kw, in, mult]; output channel c*mult + m
+    = sum over the window of x[..., c] * kernel[..., c, m]."""
+    kh, kw, cin, mult = kernel.shape
+    sh, sw = strides
+    xc = x.permute(0, 3, 1, 2)
+    # torch groups=cin: output o belongs to group o // mult, i.e. o = c*mult + m.
+    w = kernel.permute(2, 3, 0, 1).reshape(cin * mult, 1, kh, kw)
+    if padding == "same":
+        top, bottom = same_pad(x.shape[1], kh, sh)
+        left, right = same_pad(x.shape[2], kw, sw)
+        xc = F.pad(xc, (left, right, top, bottom))
+    y = F.conv2d(xc, w, bias, stride=(sh, sw), groups=cin)
+    return y.permute(0, 2, 3, 1)
+
+
+def avgpool_nhwc(x, pool, strides, padding):
+    """TF average pool: with "same" padding the mean is over the in-bounds
+    window entries only (padding is not counted)."""
+    ph, pw = pool
+    sh, sw = strides
+    xc = x.permute(0, 3, 1, 2)
+    if padding == "same":
+        top, bottom = same_pad(x.shape[1], ph, sh)
+        left, right = same_pad(x.shape[2], pw, sw)
+        ones = torch.ones_like(xc[:1, :1])
+        total = F.avg_pool2d(F.pad(xc, (left, right, top, bottom)), (ph, pw), stride=(sh, sw))
+        count = F.avg_pool2d(F.pad(ones, (left, right, top, bottom)), (ph, pw), stride=(sh, sw))
+        y = total / count
+    else:
+        y = F.avg_pool2d(xc, (ph, pw), stride=(sh, sw))
+    return y.permute(0, 2, 3, 1)
+
+
+def batchnorm_inference(x, mean, variance, gamma, beta, eps):
+    """Keras BatchNormalization at inference (last axis): moving statistics."""
+    return gamma * (x - mean) / torch.sqrt(variance + eps) + beta
+
+
+def layernorm_last(x, gamma, beta, eps):
+    """Keras LayerNormalization over the last axis: biased variance, eps inside the sqrt."""
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
 
 
 def softmax_ce(logits, labels):
@@ -346,6 +405,10 @@ def build():
              {"pred": normal(r, (5, 3)), "targets": normal(r, (5, 3))}, ["pred"],
              lambda t: ((t["pred"] - t["targets"]) ** 2).mean(), "value", r)
 
+    # layer ops (added later; written before mlp_chain so that ops.json only
+    # gains lines: every old line, mlp_chain's included, stays byte-identical)
+    build_layer_ops()
+
     # composite: softmax-CE(dense2(tanh(dense1(x))))
     r = rng_for("mlp_chain")
     n, d, h, k = 4, 5, 6, 3
@@ -364,6 +427,90 @@ def build():
              "value", r)
 
 
+LAYER_OP_CASES = []   # names of the cases made by build_layer_ops(); fd-checked by default
+
+
+def build_layer_ops():
+    start = len(CASES)
+
+    # depthwise conv2d: kernel [kh, kw, in, depth_multiplier], bias [in * mult]
+    dws = [
+        ("depthwise_conv2d_same_s1", (2, 5, 5, 3), (3, 3, 3, 2), 1, "same"),
+        ("depthwise_conv2d_valid_s2", (1, 7, 7, 2), (3, 3, 2, 1), 2, "valid"),
+    ]
+    for name, xs, ks, s, pad in dws:
+        r = rng_for(name)
+        inputs = {"x": normal(r, xs), "kernel": normal(r, ks, 1.0 / math.sqrt(ks[0] * ks[1])),
+                  "bias": normal(r, (ks[2] * ks[3],))}
+        add_case(name, "depthwise_conv2d", {"strides": [s, s], "padding": pad, "dilations": [1, 1]},
+                 inputs, ["x", "kernel", "bias"],
+                 (lambda s_, p_: lambda t: depthwise_conv2d_nhwc(t["x"], t["kernel"], t["bias"], (s_, s_), p_))(s, pad),
+                 "half-weighted-square", r)
+
+    # average pool (wrt x); "same" averages over the in-bounds entries only
+    avgs = [
+        ("avgpool_valid_2", (2, 4, 4, 3), 2, 2, "valid"),
+        ("avgpool_same_3s2", (1, 5, 5, 2), 3, 2, "same"),
+    ]
+    for name, xs, k, s, pad in avgs:
+        r = rng_for(name)
+        add_case(name, "avgpool2d", {"poolSize": [k, k], "strides": [s, s], "padding": pad},
+                 {"x": normal(r, xs)}, ["x"],
+                 (lambda k_, s_, p_: lambda t: avgpool_nhwc(t["x"], (k_, k_), (s_, s_), p_))(k, s, pad),
+                 "half-weighted-square", r)
+
+    r = rng_for("global_avgpool2d")
+    add_case("global_avgpool2d", "global_avgpool2d", {"keepdims": False},
+             {"x": normal(r, (2, 3, 4, 5))}, ["x"],
+             lambda t: t["x"].mean(dim=(1, 2)), "half-weighted-square", r)
+
+    # batch normalization at inference: moving statistics are constant inputs
+    r = rng_for("batchnorm_inference")
+    inputs = {"x": normal(r, (4, 3, 3, 2)),
+              "gamma": f32(r.uniform(0.5, 1.5, 2) * r.choice([-1.0, 1.0], 2)),
+              "beta": normal(r, (2,), 0.5),
+              "moving_mean": normal(r, (2,), 0.5),
+              "moving_variance": f32(r.uniform(0.3, 2.0, 2))}
+    add_case("batchnorm_inference", "batchnorm", {"epsilon": 1e-3, "axis": -1},
+             inputs, ["x", "gamma", "beta"],
+             lambda t: batchnorm_inference(t["x"], t["moving_mean"], t["moving_variance"],
+                                           t["gamma"], t["beta"], 1e-3),
+             "half-weighted-square", r)
+
+    # layer normalization over the last axis (statistics computed from x)
+    r = rng_for("layernorm")
+    inputs = {"x": normal(r, (3, 4, 6)),
+              "gamma": f32(r.uniform(0.5, 1.5, 6) * r.choice([-1.0, 1.0], 6)),
+              "beta": normal(r, (6,), 0.5)}
+    add_case("layernorm", "layernorm", {"axis": -1, "epsilon": 1e-3},
+             inputs, ["x", "gamma", "beta"],
+             lambda t: layernorm_last(t["x"], t["gamma"], t["beta"], 1e-3),
+             "half-weighted-square", r)
+
+    # embedding lookup: y = table[indices]; derivatives wrt the table only
+    r = rng_for("embedding")
+    indices = r.integers(0, 7, size=(3, 4)).astype(np.int64)
+    assert len(np.unique(indices)) < indices.size  # some index repeats (12 draws from 7)
+    add_case("embedding", "embedding", {},
+             {"indices": indices, "table": normal(r, (7, 5))}, ["table"],
+             lambda t: t["table"][t["indices"].long()], "half-weighted-square", r,
+             dtypes={"indices": "int32"})
+
+    # merge ops
+    r = rng_for("add")
+    add_case("add", "add", {}, {"a": normal(r, (3, 4)), "b": normal(r, (3, 4))}, ["a", "b"],
+             lambda t: t["a"] + t["b"], "half-weighted-square", r)
+    r = rng_for("multiply")
+    add_case("multiply", "multiply", {}, {"a": normal(r, (3, 4)), "b": normal(r, (3, 4))}, ["a", "b"],
+             lambda t: t["a"] * t["b"], "half-weighted-square", r)
+    r = rng_for("concatenate")
+    add_case("concatenate", "concatenate", {"axis": -1},
+             {"a": normal(r, (2, 3, 4)), "b": normal(r, (2, 3, 2))}, ["a", "b"],
+             lambda t: torch.cat([t["a"], t["b"]], dim=-1), "half-weighted-square", r)
+
+    LAYER_OP_CASES.extend(c["name"] for c, _ in CASES[start:])
+
+
 def main():
     check_all = "--check-all" in sys.argv[1:]
     build()
@@ -372,10 +519,15 @@ def main():
 
     picker = np.random.default_rng(BASE_SEED)
     idx = range(len(CASES)) if check_all else sorted(picker.choice(len(CASES), size=2, replace=False))
+    if not check_all:  # plus every layer-op case (cheap)
+        idx = sorted(set(idx) | {i for i, (c, _) in enumerate(CASES) if c["name"] in LAYER_OP_CASES})
+    worst = 0.0
     for i in idx:
         case, spec = CASES[i]
         rel = fd_check(case, spec)
         print("fd check %-26s rel err %.2e" % (case["name"], rel))
+        worst = max(worst, rel)
+    print("fd check: %d cases, worst rel err %.2e" % (len(idx), worst))
 
     os.makedirs(os.path.dirname(OUT_PATH), exist_ok=True)
     text = "[\n" + ",\n".join(json.dumps(c, separators=(",", ":"), allow_nan=False) for c, _ in CASES) + "\n]\n"

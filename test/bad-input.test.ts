@@ -328,12 +328,20 @@ test('an unsupported activation', () => {
   assertBadInput(inspect(dir, []), /model\.json: layer "dense" \(Dense\): activation "selu" is not supported/);
 });
 
-test('a non-Sequential (Functional) topology', () => {
+test('an unsupported topology class', () => {
+  const dir = copyFixture('mlp');
+  const j = readJson(dir);
+  j.modelTopology.model_config.class_name = 'MySubclassedModel';
+  writeJson(dir, j);
+  assertBadInput(inspect(dir, []), /model\.json: the model's topology is "MySubclassedModel"; supported: Sequential, Functional/);
+});
+
+test('a Functional topology without output_layers', () => {
   const dir = copyFixture('mlp');
   const j = readJson(dir);
   j.modelTopology.model_config.class_name = 'Functional';
   writeJson(dir, j);
-  assertBadInput(inspect(dir, []), /model\.json: the model is a Functional model; only Sequential topologies are supported/);
+  assertBadInput(inspect(dir, []), /model\.json: model_config\.config\.output_layers is missing or not a list/);
 });
 
 test('NaN in a weight', () => {

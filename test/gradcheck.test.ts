@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { activateBackend, tf } from '../extension/engine/tfjs.js';
 import { hessianVectorProduct, valueAndGrads } from '../extension/engine/autodiff.js';
-import { activate, conv2d, dense, maxPool, type Activation } from '../extension/engine/layers.js';
+import { activate, avgPool, batchNorm, conv2d, dense, depthwiseConv2d, embedding, layerNorm, leakyRelu, maxPool, type Activation } from '../extension/engine/layers.js';
 import { lossSum, type LossName } from '../extension/engine/loss.js';
 import { availableBackends, relL2 } from './helpers.js';
 
@@ -25,14 +25,15 @@ interface Case {
 }
 
 const cases: Case[] = JSON.parse(readFileSync('test/fixtures/ops.json', 'utf8'));
-const ACT = new Set(['relu', 'tanh', 'sigmoid', 'softmax', 'linear']);
+const ACT = new Set(['relu', 'tanh', 'sigmoid', 'softmax', 'linear', 'elu', 'gelu', 'swish', 'softplus']);
 const LOSS: Record<string, LossName> = {
   sparse_softmax_ce: 'sparse-categorical-cross-entropy',
   softmax_ce: 'categorical-cross-entropy',
   sigmoid_bce: 'binary-cross-entropy',
   mse: 'mean-squared-error',
 };
-const supported = (c: Case) => ACT.has(c.op) || ['dense', 'conv2d', 'maxpool2d', 'flatten', 'reshape', 'mlp_chain'].includes(c.op) || c.op in LOSS;
+const OPS = ['dense', 'conv2d', 'maxpool2d', 'flatten', 'reshape', 'mlp_chain', 'leaky_relu', 'depthwise_conv2d', 'avgpool2d', 'global_avgpool2d', 'batchnorm', 'layernorm', 'embedding', 'add', 'multiply', 'concatenate'];
+const supported = (c: Case) => ACT.has(c.op) || OPS.includes(c.op) || c.op in LOSS;
 
 function meanLoss(name: LossName, z: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.div(lossSum({ name, fromLogits: true, reason: '' }, 'linear', z, y), z.shape[0]) as tf.Scalar;
@@ -48,6 +49,26 @@ function forward(c: Case, t: Record<string, tf.Tensor>): tf.Tensor {
   switch (c.op) {
     case 'dense':
       return dense(t.x, t.kernel, t.bias);
+    case 'leaky_relu':
+      return leakyRelu(t.x, a.alpha);
+    case 'depthwise_conv2d':
+      return depthwiseConv2d(t.x as tf.Tensor4D, t.kernel, t.bias, { strides: a.strides, dilations: a.dilations ?? [1, 1], padding: a.padding });
+    case 'avgpool2d':
+      return avgPool(t.x as tf.Tensor4D, { kernel: a.poolSize, strides: a.strides, dilations: [1, 1], padding: a.padding });
+    case 'global_avgpool2d':
+      return tf.mean(t.x, [1, 2]);
+    case 'batchnorm':
+      return batchNorm(t.x, t.moving_mean, t.moving_variance, t.gamma, t.beta, a.epsilon);
+    case 'layernorm':
+      return layerNorm(t.x, t.gamma, t.beta, a.epsilon);
+    case 'embedding':
+      return embedding(t.indices, t.table);
+    case 'add':
+      return tf.add(t.a, t.b);
+    case 'multiply':
+      return tf.mul(t.a, t.b);
+    case 'concatenate':
+      return tf.concat([t.a, t.b], a.axis ?? -1);
     case 'conv2d':
       return conv2d(t.x as tf.Tensor4D, t.kernel as tf.Tensor4D, t.bias, { strides: a.strides, dilations: a.dilations, padding: a.padding });
     case 'maxpool2d':

@@ -40,9 +40,10 @@ function cancelSource() {
 
 const never = { onCancellationRequested: () => ({ dispose() {} }) };
 
+/** Worker processes (real or fake) still alive under this test process; tsx's esbuild service is not one. */
 function children(): number {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)]).toString().trim();
-  return out ? out.split('\n').length - 1 : 0; // minus ps itself
+  const out = execFileSync('ps', ['-o', 'args=', '--ppid', String(process.pid)]).toString().trim();
+  return out ? out.split('\n').filter((a) => /worker\.js/.test(a)).length : 0;
 }
 
 function fakeWorker(body: string): string {

@@ -10,8 +10,10 @@
  */
 import { tf } from './tfjs.js';
 
-export type Activation = 'linear' | 'relu' | 'tanh' | 'softmax' | 'sigmoid';
-export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'softmax', 'sigmoid'];
+export type Activation = 'linear' | 'relu' | 'tanh' | 'softmax' | 'sigmoid' | 'elu' | 'gelu' | 'swish' | 'softplus' | 'leaky_relu';
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'softmax', 'sigmoid', 'elu', 'gelu', 'swish', 'softplus', 'leaky_relu'];
+/** Keras' other names for the same functions. */
+export const ACTIVATION_ALIASES: Record<string, Activation> = { silu: 'swish', leakyrelu: 'leaky_relu', LeakyReLU: 'leaky_relu' };
 
 /** log-softmax over the last axis, z − max − log Σ exp(z − max). */
 export function logSoftmax(z: tf.Tensor): tf.Tensor {
@@ -31,7 +33,69 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
       return tf.sigmoid(x);
     case 'softmax':
       return tf.exp(logSoftmax(x));
+    case 'elu':
+      // relu(x) + exp(min(x, 0)) − 1: never evaluates exp of a large positive number, whose gradient
+      // would be 0·∞ = NaN under a select.
+      return tf.sub(tf.add(tf.relu(x), tf.exp(tf.neg(tf.relu(tf.neg(x))))), 1);
+    case 'gelu':
+      // Keras' default (approximate=False): x·Φ(x) = ½x(1 + erf(x/√2)).
+      return tf.mul(tf.mul(0.5, x), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case 'swish':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'softplus':
+      return tf.softplus(x);
+    case 'leaky_relu':
+      return leakyRelu(x, 0.2);
   }
+}
+
+/** max(x, 0) + α·min(x, 0) (Keras' default α = 0.2 for the activation, 0.3 for the layer). */
+export function leakyRelu(x: tf.Tensor, alpha: number): tf.Tensor {
+  return tf.sub(tf.relu(x), tf.mul(alpha, tf.relu(tf.neg(x))));
+}
+
+/**
+ * x ⊙ scale + shift over the last axis, where with `copies` > 1 scale/shift are [K, C] and x holds the
+ * K copies' batches one after another (see dense).
+ */
+export function channelAffine(x: tf.Tensor, scale: tf.Tensor | null, shift: tf.Tensor | null, copies = 1): tf.Tensor {
+  if (copies === 1) {
+    let y = scale ? tf.mul(x, scale) : x;
+    if (shift) y = tf.add(y, shift);
+    return y;
+  }
+  const c = x.shape[x.rank - 1];
+  let y = tf.reshape(x, [copies, -1, c]);
+  if (scale) y = tf.mul(y, tf.reshape(scale, [copies, 1, c]));
+  if (shift) y = tf.add(y, tf.reshape(shift, [copies, 1, c]));
+  return tf.reshape(y, x.shape);
+}
+
+/** Inference-mode batch normalisation over the last axis: γ(x − μ)/√(σ² + ε) + β with μ, σ² constants. */
+export function batchNorm(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number, copies = 1): tf.Tensor {
+  const inv = tf.div(1, tf.sqrt(tf.add(variance, epsilon)));
+  const centred = tf.mul(tf.sub(x, mean), inv);
+  return channelAffine(centred, gamma, beta, copies);
+}
+
+/** Layer normalisation over the last axis: γ(x − mean)/√(var + ε) + β, biased variance (Keras). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, epsilon: number, copies = 1): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const d = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(d), -1, true);
+  return channelAffine(tf.div(d, tf.sqrt(tf.add(variance, epsilon))), gamma, beta, copies);
+}
+
+/**
+ * Embedding lookup as one-hot × table: a matMul, whose gradients are correct to any order on every
+ * backend (tfjs' gather gradient needs UnsortedSegmentSum, which wasm lacks). Tokens [N, …] → [N, …, D].
+ */
+export function embedding(tokens: tf.Tensor, table: tf.Tensor, copies = 1): tf.Tensor {
+  const [vocab, dim] = table.shape.slice(-2);
+  const ids = tf.cast(tf.reshape(tokens, [copies, -1]), 'int32');
+  const hot = tf.cast(tf.oneHot(ids, vocab), 'float32');
+  const y = copies === 1 ? tf.matMul(tf.reshape(hot, [-1, vocab]), tf.reshape(table, [vocab, dim])) : tf.matMul(hot as tf.Tensor3D, table as tf.Tensor3D);
+  return tf.reshape(y, [...tokens.shape, dim]);
 }
 
 /**
@@ -160,6 +224,37 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null
     if (bias) y = tf.add(y, tf.reshape(bias, [copies, 1, co]));
   }
   return tf.reshape(y, [n, oh, ow, co]);
+}
+
+/**
+ * DepthwiseConv2D (kernel [kh, kw, C, M], output channel c·M + m) as one batched matMul over channels:
+ * windows [N·OH·OW, kk, C] → [C, N·OH·OW, kk] × [C, kk, M]. `copies` as in dense (kernel [K, kh, kw, C, M]).
+ */
+export function depthwiseConv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>, copies = 1): tf.Tensor4D {
+  const [kh, kw, c, m] = kernel.shape.slice(-4);
+  const parts = windows(x, { ...w, kernel: [kh, kw] }, 0);
+  const [n, oh, ow] = parts[0].shape;
+  const kk = kh * kw;
+  const per = (n / copies) * oh * ow;
+  const patches = tf.reshape(parts.length === 1 ? parts[0] : tf.concat(parts, 3), [copies, per, kk, c]);
+  const lhs = tf.reshape(tf.transpose(patches, [0, 3, 1, 2]), [copies * c, per, kk]);
+  const rhs = tf.reshape(tf.transpose(tf.reshape(kernel, [copies, kk, c, m]), [0, 2, 1, 3]), [copies * c, kk, m]);
+  const prod = tf.matMul(lhs as tf.Tensor3D, rhs as tf.Tensor3D); // [K·C, per, M]
+  const y = tf.reshape(tf.transpose(tf.reshape(prod, [copies, c, per, m]), [0, 2, 1, 3]), [n * oh * ow, c * m]);
+  return tf.reshape(bias ? channelAffine(y, null, bias, copies) : y, [n, oh, ow, c * m]);
+}
+
+/** Average pooling over the valid (unpadded) entries of each window, as TensorFlow does. */
+export function avgPool(x: tf.Tensor4D, w: Window2D): tf.Tensor4D {
+  const parts = windows(x, w, 0);
+  const sum = parts.length === 1 ? parts[0] : (tf.addN(parts) as tf.Tensor4D);
+  if (w.padding === 'valid') return tf.div(sum, parts.length);
+  // Counts of real entries per window: the same windows over ones (a constant, not differentiated).
+  const counts = tf.tidy(() => {
+    const ones = tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
+    return tf.addN(windows(ones, w, 0));
+  });
+  return tf.div(sum, counts);
 }
 
 /** Max-pooling as the elementwise maximum of its windows (padding never wins). */

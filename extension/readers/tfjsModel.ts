@@ -13,6 +13,8 @@ export interface RawLayer {
   className: string;
   name: string;
   config: Record<string, unknown>;
+  /** Functional models: for each call of the layer, the names of the layers it reads from. */
+  inbound?: string[][];
 }
 
 export interface WeightTensor {
@@ -31,6 +33,8 @@ export interface TfjsModelFile {
   weights: WeightTensor[];
   /** The training loss recorded in the file, if any (Keras' name). */
   trainingLoss: string | null;
+  /** Functional models: the names of the output layers. */
+  outputLayers?: string[];
 }
 
 export interface ModelLimits {
@@ -78,16 +82,21 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
   const cfg = topo.config;
   const layerList = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : null;
   if (!layerList) throw new InputError(path, 'modelTopology has no layer list (expected model_config.config.layers)');
-  if (topologyClass !== 'Sequential') {
-    throw new InputError(path, `the model is a ${topologyClass || 'non-Sequential'} model; only Sequential topologies are supported so far`);
+  const functional = topologyClass === 'Functional' || topologyClass === 'Model';
+  if (topologyClass !== 'Sequential' && !functional) {
+    throw new InputError(path, `the model's topology is "${topologyClass}"; supported: Sequential, Functional`);
   }
+  if (layerList.length > 100_000) throw new InputError(path, `the model has ${layerList.length} layers, above the limit of 100000`);
   const layers: RawLayer[] = layerList.map((l: unknown, i: number) => {
     if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
       throw new InputError(path, `layer ${i} is malformed (expected {"class_name", "config"})`);
     }
-    const name = typeof l.config.name === 'string' ? l.config.name : `layer_${i}`;
-    return { className: l.class_name, name, config: l.config };
+    const name = typeof l.config.name === 'string' ? l.config.name : typeof l.name === 'string' ? l.name : `layer_${i}`;
+    const layer: RawLayer = { className: l.class_name, name, config: l.config };
+    if (functional) layer.inbound = inboundOf(path, name, l.inbound_nodes);
+    return layer;
   });
+  const outputLayers = functional && isObj(cfg) ? layerRefs(path, cfg.output_layers, 'output_layers') : undefined;
   const first = layers[0];
   const shapeCfg = first?.config.batch_input_shape ?? first?.config.batch_shape ?? first?.config.batchInputShape;
   const inputShape = Array.isArray(shapeCfg) ? (shapeCfg.slice(1) as Array<number | null>) : null;
@@ -159,7 +168,52 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
     inputShape,
     weights,
     trainingLoss: training && typeof training.loss === 'string' ? training.loss : null,
+    outputLayers,
   };
+}
+
+/**
+ * A functional layer's calls, each as the list of layer names it reads. Keras 2 writes
+ * `[[["conv2d", 0, 0, {}], …], …]`; Keras 3 writes `[{"args": [...], "kwargs": {...}}]` with tensors
+ * `{"class_name": "__keras_tensor__", "config": {"keras_history": ["conv2d", 0, 0]}}` anywhere in args.
+ */
+function inboundOf(path: string, layer: string, raw: unknown): string[][] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new InputError(path, `layer "${layer}": inbound_nodes is not a list`);
+  return raw.map((call) => {
+    if (Array.isArray(call)) {
+      return call.map((ref) => {
+        if (!Array.isArray(ref) || typeof ref[0] !== 'string') throw new InputError(path, `layer "${layer}": malformed inbound node ${JSON.stringify(ref).slice(0, 80)}`);
+        if (ref[1] !== 0 && ref[1] !== undefined) throw new InputError(path, `layer "${layer}" reads call ${ref[1]} of "${ref[0]}"; shared layers are not supported`);
+        return ref[0] as string;
+      });
+    }
+    if (isObj(call)) {
+      const found: string[] = [];
+      const walk = (v: unknown, depth: number): void => {
+        if (depth > 64) throw new InputError(path, `layer "${layer}": inbound_nodes nest too deeply`);
+        if (Array.isArray(v)) v.forEach((x) => walk(x, depth + 1));
+        else if (isObj(v)) {
+          const hist = isObj(v.config) ? v.config.keras_history : undefined;
+          if (v.class_name === '__keras_tensor__' && Array.isArray(hist) && typeof hist[0] === 'string') found.push(hist[0]);
+          else Object.values(v).forEach((x) => walk(x, depth + 1));
+        }
+      };
+      walk(call.args, 0);
+      return found;
+    }
+    throw new InputError(path, `layer "${layer}": malformed inbound node`);
+  });
+}
+
+/** output_layers: `[["dense", 0, 0]]` or, for one output in Keras 3, `["dense", 0, 0]`. */
+function layerRefs(path: string, raw: unknown, what: string): string[] {
+  if (!Array.isArray(raw)) throw new InputError(path, `model_config.config.${what} is missing or not a list`);
+  const refs = typeof raw[0] === 'string' ? [raw] : raw;
+  return refs.map((r) => {
+    if (!Array.isArray(r) || typeof r[0] !== 'string') throw new InputError(path, `model_config.config.${what} has a malformed entry ${JSON.stringify(r).slice(0, 80)}`);
+    return r[0] as string;
+  });
 }
 
 interface Spec {
