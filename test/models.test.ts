@@ -54,7 +54,7 @@ function assertMatchesReference(r: InspectResult, R: any, eigen = true) {
   });
 }
 
-for (const name of ['mlp', 'mlp-tfjs', 'cnn', 'regression', 'logistic']) {
+for (const name of ['mlp', 'mlp-tfjs', 'cnn', 'regression', 'logistic', 'rescnn', 'textclf']) {
   test(`--exact matches the float64 reference: ${name}`, async () => {
     const R = ref(name);
     const r = await run(name, { exact: true });
