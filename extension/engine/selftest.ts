@@ -38,6 +38,9 @@ export function selfTest(tolerance = 2e-3): SelfTestReport {
     worst = Math.max(worst, r.worst);
     lines.push(`${head}: ${r.worst.toExponential(1)}`);
   }
+  const g = checkGraph();
+  worst = Math.max(worst, g.worst);
+  lines.push(`graph: ${g.worst.toExponential(1)}`);
   return { ok: worst < tolerance, worst, detail: `largest relative deviation from float64 ${worst.toExponential(1)} (${lines.join(', ')})` };
 }
 
@@ -75,17 +78,23 @@ function checkHead(head: Head): { worst: number } {
     for (let i = 0; i < N; i++) y[i * K + (i % K)] = 1;
     loss = { name: 'categorical-cross-entropy', fromLogits: true, reason: 'self-test' };
   } else if (head === 'sigmoid') {
-    y = new Float32Array(N * K).map((_, i) => (i * 7) % 3 === 0 ? 1 : 0);
+    y = new Float32Array(N * K).map((_, i) => ((i * 7) % 3 === 0 ? 1 : 0));
     loss = { name: 'binary-cross-entropy', fromLogits: true, reason: 'self-test' };
   } else {
     y = new Float32Array(N * K).map(() => rng.normal());
     loss = { name: 'mean-squared-error', fromLogits: false, reason: 'self-test' };
   }
-  const obj = new Objective(net, { x, xShape: [H, H, C], y, yShape: [K], examples: N }, loss, 3);
+  return compare(new Objective(net, { x, xShape: [H, H, C], y, yShape: [K], examples: N }, loss, 3), (w) => reference(w, x, y, head), rng);
+}
+
+/**
+ * Compares the engine's loss, gᵀv, and uᵀHu, vᵀHv, uᵀHv with central differences of a float64
+ * reference (second differences and polarisation), relative to ‖Hv‖‖v‖. Disposes the objective.
+ */
+function compare(obj: Objective, f: (w: Float64Array) => number, rng: Rng): { worst: number } {
   try {
-    const P = net.size;
-    const w0 = Float64Array.from(net.initial);
-    const f = (w: Float64Array) => reference(w, x, y, head);
+    const P = obj.size;
+    const w0 = Float64Array.from(obj.net.initial);
     const u = new Float64Array(P).map(() => rng.normal() / Math.sqrt(P));
     const v = new Float64Array(P).map(() => rng.normal() / Math.sqrt(P));
     const along = (d: Float64Array, e: number) => w0.map((wi, i) => wi + e * d[i]);
@@ -117,6 +126,103 @@ function checkHead(head: Head): { worst: number } {
   } finally {
     obj.dispose();
   }
+}
+
+/**
+ * The smooth-op graph: Dense·gelu → LayerNorm → Dense·elu → BatchNorm → Dense·swish, + the LayerNorm
+ * output (residual Add) → Dense·softplus → LeakyReLU(0.3) → Dense → softmax cross-entropy.
+ */
+const G = 6;
+const GRAPH: Array<[string, string, Record<string, unknown>, string[]]> = [
+  ['d1', 'Dense', { units: G, activation: 'gelu' }, ['in']],
+  ['ln', 'LayerNormalization', { axis: -1, epsilon: 1e-3 }, ['d1']],
+  ['d2', 'Dense', { units: G, activation: 'elu' }, ['ln']],
+  ['bn', 'BatchNormalization', { axis: -1, epsilon: 1e-3 }, ['d2']],
+  ['d3', 'Dense', { units: G, activation: 'swish' }, ['bn']],
+  ['add', 'Add', {}, ['d3', 'ln']],
+  ['d4', 'Dense', { units: G, activation: 'softplus' }, ['add']],
+  ['lr', 'LeakyReLU', { negative_slope: 0.3 }, ['d4']],
+  ['out', 'Dense', { units: K, activation: 'softmax' }, ['lr']],
+];
+
+function checkGraph(): { worst: number } {
+  const rng = new Rng(4321);
+  const normal = (n: number, s: number, m = 0) => new Float32Array(n).map(() => m + s * rng.normal());
+  const weights: TfjsModelFile['weights'] = [];
+  for (const [name, cls, cfg] of GRAPH) {
+    if (cls === 'Dense') {
+      const units = cfg.units as number;
+      weights.push({ name: `${name}/kernel`, shape: [G, units], values: normal(G * units, 0.6) }, { name: `${name}/bias`, shape: [units], values: normal(units, 0.3) });
+    } else if (cls === 'LayerNormalization' || cls === 'BatchNormalization') {
+      weights.push({ name: `${name}/gamma`, shape: [G], values: normal(G, 0.2, 1) }, { name: `${name}/beta`, shape: [G], values: normal(G, 0.2) });
+      if (cls === 'BatchNormalization') {
+        weights.push({ name: `${name}/moving_mean`, shape: [G], values: normal(G, 0.3) }, { name: `${name}/moving_variance`, shape: [G], values: new Float32Array(G).map(() => 0.5 + rng.uniform()) });
+      }
+    }
+  }
+  const layers: RawLayer[] = [
+    { className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, G] }, inbound: [] },
+    ...GRAPH.map(([name, className, config, inputs]) => ({ className, name, config: { name, ...config }, inbound: [inputs] })),
+  ];
+  const file: TfjsModelFile = { path: '<self-test>', name: 'self-test-graph', topologyClass: 'Functional', layers, inputShape: null, weights, trainingLoss: null, outputLayers: ['out'] };
+  const net = buildNetwork(file);
+  const x = normal(N * G, 1);
+  const y = new Float32Array(N * K);
+  for (let i = 0; i < N; i++) y[i * K + ((i * 2) % K)] = 1;
+  const constants = { mean: weights.find((w) => w.name === 'bn/moving_mean')!.values, variance: weights.find((w) => w.name === 'bn/moving_variance')!.values };
+  const loss: LossSpec = { name: 'categorical-cross-entropy', fromLogits: true, reason: 'self-test' };
+  return compare(new Objective(net, { x, xShape: [G], y, yShape: [K], examples: N }, loss, 2), (w) => graphReference(w, x, y, constants), rng);
+}
+
+/** The graph's mean loss in float64 with plain loops; `w` in parameter order (moving statistics are constants). */
+function graphReference(w: Float64Array, x: Float32Array, y: Float32Array, bn: { mean: Float32Array; variance: Float32Array }): number {
+  let o = 0;
+  const take = (n: number) => w.subarray(o, (o += n));
+  const p: Record<string, Float64Array[]> = {};
+  for (const [name, cls, cfg] of GRAPH) {
+    if (cls === 'Dense') p[name] = [take(G * (cfg.units as number)), take(cfg.units as number)];
+    if (cls === 'LayerNormalization' || cls === 'BatchNormalization') p[name] = [take(G), take(G)];
+  }
+  const denseF = (h: number[], [k, b]: Float64Array[], units: number) => Array.from({ length: units }, (_, j) => h.reduce((s, hi, i) => s + hi * k[i * units + j], b[j]));
+  const sig = (t: number) => 1 / (1 + Math.exp(-t));
+  let total = 0;
+  for (let n = 0; n < N; n++) {
+    const xin = Array.from(x.subarray(n * G, (n + 1) * G));
+    const h1 = denseF(xin, p.d1, G).map((t) => 0.5 * t * (1 + erf(t / Math.SQRT2)));
+    const mu = h1.reduce((a, b) => a + b, 0) / G;
+    const va = h1.reduce((a, b) => a + (b - mu) ** 2, 0) / G;
+    const h2 = h1.map((t, i) => ((t - mu) / Math.sqrt(va + 1e-3)) * p.ln[0][i] + p.ln[1][i]);
+    const h3 = denseF(h2, p.d2, G).map((t) => (t > 0 ? t : Math.expm1(t)));
+    const h4 = h3.map((t, i) => ((t - bn.mean[i]) / Math.sqrt(bn.variance[i] + 1e-3)) * p.bn[0][i] + p.bn[1][i]);
+    const h5 = denseF(h4, p.d3, G).map((t) => t * sig(t));
+    const h6 = h5.map((t, i) => t + h2[i]);
+    const h7 = denseF(h6, p.d4, G).map((t) => Math.max(t, 0) + Math.log1p(Math.exp(-Math.abs(t))));
+    const h8 = h7.map((t) => (t > 0 ? t : 0.3 * t));
+    const z = denseF(h8, p.out, K);
+    const m = Math.max(...z);
+    const lse = m + Math.log(z.reduce((a, zk) => a + Math.exp(zk - m), 0));
+    for (let k = 0; k < K; k++) total -= y[n * K + k] * (z[k] - lse);
+  }
+  return total / N;
+}
+
+/** erf in float64: its Maclaurin series for |x| < 3 (≈1e-13), else a continued fraction for erfc. */
+function erf(x: number): number {
+  const a = Math.abs(x);
+  if (a < 3) {
+    let term = a;
+    let sum = a;
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= (-a * a) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
+  }
+  // erfc(a) = exp(−a²)/√π · 1/(a + 1/2/(a + 1/(a + 3/2/(a + …)))) (Lentz would do; 60 terms suffice here).
+  let f = a;
+  for (let k = 60; k >= 1; k--) f = a + k / 2 / f;
+  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
+  return Math.sign(x) * (1 - erfc);
 }
 
 /** The self-test network's mean loss in float64, with plain loops (independent of tfjs). */
