@@ -69,7 +69,8 @@ export interface InspectResult {
   schemaVersion: 1;
   tool: { name: 'curvature-lens'; version: string };
   model: { path: string; format: 'tfjs-layers'; name: string; parameters: number };
-  data: { path: string | null; examples: number; synthetic: boolean };
+  /** synthetic: no data file was given and the data were drawn (see `description`). */
+  data: { path: string | null; examples: number; synthetic: boolean; description?: string };
   loss: { name: LossName; value: number; fromLogits: boolean; reason: string };
   backend: string;
   /** Why the backend was chosen and why others were refused. */
@@ -109,7 +110,14 @@ export interface Progress {
 /** What the host asks the worker to do (the worker runs one inspection at a time). */
 export interface WorkerInspectOptions {
   modelPath: string;
+  /** Null: synthetic data. */
   dataPath: string | null;
+  /** Labels of .npy data (default: y.npy beside x.npy). */
+  labelsPath?: string | null;
+  /** Label column of .csv data: header name or 0-based index (default: the last column). */
+  labelColumn?: string | number | null;
+  /** Examples of synthetic data when dataPath is null (default 256). */
+  syntheticExamples?: number;
   loss: string | null;
   samples: number;
   top: number;

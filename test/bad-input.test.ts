@@ -469,9 +469,9 @@ test('missing data file', () => {
   assertBadInput(inspect(dir, []), /data\.npz: file not found/);
 });
 
-test('no --data', () => {
+test('no --data and --examples 0: synthetic data needs at least one example', () => {
   const dir = copyFixture('mlp');
-  assertBadInput(inspect(dir, [], { data: null }), /^curvature-lens: error: no data given: pass --data/);
+  assertBadInput(inspect(dir, ['--examples', '0'], { data: null }), /^curvature-lens: error: .*examples/);
 });
 
 // ---- limits ----

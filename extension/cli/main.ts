@@ -1,5 +1,5 @@
 /**
- * `curvature-lens inspect model.json --data batch.npz …`: the engine, headless. Results go to --json /
+ * `curvature-lens inspect model.json [--data batch.npz] …`: the engine, headless. Results go to --json /
  * --report (or a summary on stdout); progress and errors go to stderr. `--json -` writes the JSON to
  * stdout and nothing else goes there.
  */
@@ -12,13 +12,20 @@ import type { BackendRequest } from '../engine/backend.js';
 import { convergenceRecorder, exportReport } from '../report/export.js';
 import { resultJson, writeResult } from './output.js';
 
-const USAGE = `Usage: curvature-lens inspect <model.json> --data <file.npz> [options]
+const USAGE = `Usage: curvature-lens inspect <model.json> [--data FILE] [options]
 
 Computes the curvature (Hessian) of a TF.js model's mean loss over the data: exact H·g, the
 diagonal and trace with standard errors, and the extreme eigenvalues, globally and per layer.
 
 Options:
-  --data FILE            .npz with arrays x (model input, NHWC for images) and y (labels)
+  --data FILE            x (model input, NHWC for images; or flat, one row per example) and y (labels):
+                         .npz with arrays x and y; x.npy with y.npy beside it (or --labels);
+                         .json {"x": [...], "y": [...]}; .csv, one example per row
+                         Without --data: synthetic inputs, labelled by the model's own predictions
+  --labels FILE          .npy labels for .npy data (default: y.npy beside x.npy)
+  --label-column C       .csv label column: a header name or a 0-based index, negative from the end
+                         (default: the last column; the first row is a header when a cell is text)
+  --examples N           synthetic examples without --data (default ${DEFAULTS.syntheticExamples})
   --loss NAME            sparse-categorical-cross-entropy | categorical-cross-entropy |
                          binary-cross-entropy | mean-squared-error (default: inferred)
   --samples N            Hutchinson probes for the diagonal and trace (default ${DEFAULTS.samples})
@@ -41,6 +48,9 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         data: { type: 'string' },
+        labels: { type: 'string' },
+        'label-column': { type: 'string' },
+        examples: { type: 'string' },
         loss: { type: 'string' },
         samples: { type: 'string' },
         top: { type: 'string' },
@@ -87,10 +97,19 @@ export async function main(argv: string[]): Promise<number> {
       return Number(s);
     };
     const budgetMb = int('memory-budget', v['memory-budget']);
+    if (v.examples !== undefined && v.data !== undefined) {
+      throw new InputError(null, '--examples sets the number of synthetic examples, used only without --data');
+    }
+    for (const flag of ['labels', 'label-column'] as const) {
+      if (v[flag] !== undefined && v.data === undefined) throw new InputError(null, `--${flag} needs --data (it says where the labels of the data file are)`);
+    }
     const convergence = convergenceRecorder();
     const result = await inspect({
       modelPath: positionals[1],
       dataPath: v.data ?? null,
+      labelsPath: v.labels ?? null,
+      labelColumn: v['label-column'] ?? null,
+      syntheticExamples: int('examples', v.examples),
       loss: v.loss ?? null,
       samples: int('samples', v.samples),
       top: int('top', v.top),

@@ -17,10 +17,18 @@ import { VERSION } from '../version.js';
 import { chooseBackend, type BackendRequest } from './backend.js';
 import { buildNetwork } from './network.js';
 import { Objective } from './objective.js';
+import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
 export interface InspectOptions {
   modelPath: string;
+  /** Null: synthetic data (see synthetic.ts). */
   dataPath: string | null;
+  /** Labels of .npy data (default: y.npy beside x.npy). */
+  labelsPath?: string | null;
+  /** Label column of .csv data: header name or 0-based index (default: the last column). */
+  labelColumn?: string | number | null;
+  /** Examples of synthetic data, when there is no data file (default 256). */
+  syntheticExamples?: number;
   loss?: string | null;
   samples?: number;
   top?: number;
@@ -35,7 +43,7 @@ export interface InspectOptions {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30 };
+export const DEFAULTS = { samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -50,7 +58,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   checkCount('--bottom', o.bottom, 0);
   checkCount('--exact-limit', o.exactLimit, 1);
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new InputError(null, `--seed must be a non-negative integer, got ${o.seed}`);
-  if (!o.dataPath) throw new InputError(null, 'no data given: pass --data <file.npz> with arrays x and y');
+  if (!o.dataPath) checkCount('--examples', o.syntheticExamples, 1);
   const started = Date.now();
   const report = (p: Progress) => o.onProgress?.(p);
   const signal = o.signal;
@@ -74,8 +82,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   if (o.exact && P > o.exactLimit) {
     throw new InputError(o.modelPath, `--exact needs one HVP per parameter and the model has ${P}, above --exact-limit ${o.exactLimit}; drop --exact for Hutchinson estimates or raise the limit`);
   }
-  const { x, y } = readArrays(o.dataPath);
-  const { dataset, loss } = prepareData(o.dataPath, x, y, net, chosenLoss(o.loss ?? null, model.trainingLoss));
+  const requestedLoss = chosenLoss(o.loss ?? null, model.trainingLoss);
+  const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
+  const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
+  const dataName = o.dataPath ?? 'synthetic data';
+  const { dataset, loss } = prepareData(dataName, arrays.x, arrays.y, net, requestedLoss, 'labelsPath' in arrays ? arrays.labelsPath : dataName);
+  if (synthetic) report({ phase: 'load', message: 'synthetic data', done: 0, total: 1, eta: null, note: `no data file: ${synthetic.description}` });
   report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: `loss: ${loss.name} (${loss.reason})` });
   const dataBytes = 4 * (dataset.x.length + dataset.y.length);
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
@@ -196,7 +208,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       schemaVersion: 1,
       tool: { name: 'curvature-lens', version: VERSION },
       model: { path: o.modelPath, format: 'tfjs-layers', name: net.name, parameters: P },
-      data: { path: o.dataPath, examples: dataset.examples, synthetic: false },
+      data: { path: o.dataPath, examples: dataset.examples, synthetic: synthetic !== null, ...(synthetic ? { description: synthetic.description } : {}) },
       loss: { name: loss.name, value: lossValue, fromLogits: loss.fromLogits, reason: loss.reason },
       backend,
       backendNotes: notes,

@@ -33,6 +33,8 @@ export async function chooseModel(uri?: vscode.Uri): Promise<string | undefined>
   return pick?.uri.fsPath;
 }
 
+const DATA_GLOB = '**/*.{npz,npy,json,csv}';
+
 export async function chooseData(modelPath: string): Promise<{ dataPath: string | null; loss: string | null; dataSource: string } | undefined> {
   const cfg = vscode.workspace.getConfiguration('curvatureLens', vscode.Uri.file(modelPath));
   const dir = dirname(modelPath);
@@ -57,16 +59,15 @@ export async function chooseData(modelPath: string): Promise<{ dataPath: string 
   }
   const beside = join(dir, 'data.npz');
   if (existsSync(beside)) return { dataPath: beside, loss: settingLoss, dataSource: 'data.npz beside the model' };
-  const found = await vscode.workspace.findFiles('**/*.npz', '**/node_modules/**', 200);
-  if (found.length === 0) {
-    void vscode.window.showErrorMessage(
-      'Curvature Lens: no data found. Put a data.npz (arrays x and y) beside model.json, name one in curvature.json ({"data": "file.npz"}), or set curvatureLens.data.',
-    );
-    return undefined;
-  }
-  const pick = await vscode.window.showQuickPick(
-    found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
-    { placeHolder: 'Which data file (.npz with arrays x and y)?' },
+  // Candidates: data files anywhere in the workspace, except model files and VS Code's own settings.
+  const found = (await vscode.workspace.findFiles(DATA_GLOB, '{**/node_modules/**,**/.vscode/**}', 500)).filter(
+    (u) => !/(^|[\\/])(model|curvature|package|package-lock|tsconfig)\.json$/.test(u.fsPath),
   );
-  return pick ? { dataPath: pick.uri.fsPath, loss: settingLoss, dataSource: 'picked' } : undefined;
+  const synthetic = { label: '$(beaker) Synthetic data', description: 'inputs drawn to the model\'s input shape, labels sampled from its own predictions', uri: null };
+  const pick = await vscode.window.showQuickPick(
+    [...found.map((u) => ({ label: vscode.workspace.asRelativePath(u), description: '', uri: u as vscode.Uri | null })), synthetic],
+    { placeHolder: 'No data file beside the model: which data (.npz, .npy, .json, .csv with x and y)?' },
+  );
+  if (!pick) return undefined;
+  return pick.uri ? { dataPath: pick.uri.fsPath, loss: settingLoss, dataSource: 'picked' } : { dataPath: null, loss: settingLoss, dataSource: 'synthetic' };
 }

@@ -112,7 +112,7 @@ export class Session implements vscode.Disposable {
       backend: cfg.get<WorkerInspectOptions['backend']>('backend', 'auto'),
       memoryBudget: cfg.get<number>('memoryBudgetMB', 2048) * 2 ** 20,
     };
-    const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? vscode.workspace.asRelativePath(data.dataPath) : 'none'} (${data.dataSource})`;
+    const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
     const key = cacheKey(files, options);
     const cached = !force && key ? this.cache.get(key) : undefined;
@@ -120,7 +120,7 @@ export class Session implements vscode.Disposable {
     if (cached) {
       this.latest = cached;
       this.watch(cached.files);
-      this.update({ ...IDLE, status: 'done', title: cached.title, result: strip(cached.result), tensors: cached.tensors, convergence: cached.convergence });
+      this.update({ ...IDLE, status: 'done', title: cached.title, result: strip(cached.result), tensors: cached.tensors, convergence: cached.convergence, banner: bannerOf(cached.result) });
       return;
     }
     this.output.appendLine(`[run] ${title}; ${JSON.stringify({ ...options, modelPath: undefined, dataPath: undefined })}`);
@@ -153,7 +153,7 @@ export class Session implements vscode.Disposable {
           this.latest = entry;
           this.watch(files);
           this.output.appendLine(`[done] ${result.timing.hvps} HVPs in ${result.timing.seconds.toFixed(1)} s on ${result.backend}`);
-          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence, error: null, stale: false });
+          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence, error: null, stale: false, banner: bannerOf(result) });
         } catch (e) {
           const err = e instanceof WorkerError ? e : new WorkerError('internal', String(e));
           if (err.kind === 'cancelled') {
@@ -267,6 +267,11 @@ function tensorsOf(result: InspectResult): TensorArrays[] {
       stderr: t.diagonal.stderr ? Float32Array.from(t.diagonal.stderr) : null,
     })),
   );
+}
+
+/** A synthetic-data run says so at the top of the panel: its numbers describe made-up data. */
+function bannerOf(result: InspectResult): string | null {
+  return result.data.synthetic ? `Synthetic data: ${result.data.description ?? 'no data file was given'}. Point curvatureLens.data or a curvature.json at real data for curvature that means something.` : null;
 }
 
 /** The result without per-entry arrays (they travel as typed arrays). */

@@ -103,6 +103,7 @@ export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): st
     `# Curvature report: ${mdText(r.model.name)}`,
     '',
     `Model ${mdCode(r.model.path)} (${r.model.parameters} parameters); data ${r.data.path == null ? 'synthetic' : mdCode(r.data.path)} (${r.data.examples} examples).`,
+    ...(r.data.synthetic ? ['', `> **Synthetic data**: no data file was given; ${mdText(r.data.description ?? `${r.data.examples} examples drawn to the model's input shape, labelled by the model itself`)}. The curvature is the model's under its own predictions, not on real data.`, ''] : []),
     `Loss: **${mdText(r.loss.name)}** (${mdText(r.loss.reason)}${r.loss.fromLogits ? '; computed from logits, the output activation fused into the loss' : ''}), mean over all examples = ${num(r.loss.value, 6)}.`,
     `Backend: ${mdText(r.backend)}. Seed: ${r.seed}. Curvature Lens ${mdText(r.tool.version)}; ${r.timing.hvps} Hessian-vector products in ${num(r.timing.seconds, 3)} s.`,
     ...(opts.date ? [`Date: ${reportDate(opts.date)}.`] : []),
