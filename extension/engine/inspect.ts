@@ -82,6 +82,10 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   if (o.exact && P > o.exactLimit) {
     throw new InputError(o.modelPath, `--exact needs one HVP per parameter and the model has ${P}, above --exact-limit ${o.exactLimit}; drop --exact for Hutchinson estimates or raise the limit`);
   }
+  if (o.exact && 12 * P * P > o.memoryBudget) {
+    // The exact Hessian in float32 plus a float64 copy of the largest block for the eigensolver.
+    throw new InputError(o.modelPath, `--exact keeps the ${P}×${P} Hessian (${mb(12 * P * P)} MB with its eigensolver copy), above the memory budget of ${mb(o.memoryBudget)} MB; raise --memory-budget or drop --exact`);
+  }
   const requestedLoss = chosenLoss(o.loss ?? null, model.trainingLoss);
   const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
   const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
