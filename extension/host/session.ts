@@ -140,6 +140,7 @@ export class Session implements vscode.Disposable {
             log: (l) => this.output.appendLine(l),
             cancel: source.token,
             onProgress: (p) => {
+              if (this.running !== source) return; // replaced by a newer run
               if (p.note) this.output.appendLine(`[${p.phase}] ${p.note}`);
               if (p.running) convergence.push({ matvecs: p.done, value: p.running.trace, stderr: p.running.stderr });
               const fraction = PHASES.indexOf(p.phase) / PHASES.length + (p.total ? p.done / p.total / PHASES.length : 0);
@@ -150,12 +151,14 @@ export class Session implements vscode.Disposable {
           });
           const entry: Entry = { result, tensors: tensorsOf(result), convergence, files, title };
           if (key) this.cache.set(key, entry);
+          if (this.running !== source) return; // a newer run owns the panel now
           this.latest = entry;
           this.watch(files);
           this.output.appendLine(`[done] ${result.timing.hvps} HVPs in ${result.timing.seconds.toFixed(1)} s on ${result.backend}`);
           this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence, error: null, stale: false, banner: bannerOf(result) });
         } catch (e) {
           const err = e instanceof WorkerError ? e : new WorkerError('internal', String(e));
+          if (this.running !== source) return; // replaced by a newer run: its state stands
           if (err.kind === 'cancelled') {
             this.output.appendLine('[cancelled]');
             this.update({ status: 'cancelled', progress: null });
