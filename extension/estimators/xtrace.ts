@@ -1,0 +1,313 @@
+import { CancelledError } from '../errors.js';
+import { invertUpperTriangular, qrColumns } from '../linalg/qr.js';
+import type { Rng } from './rng.js';
+import type { Estimate, MatVec } from './types.js';
+
+/** Options shared by the sketching estimators (XTrace/XDiag here, Hutch++ in hutchpp.ts). */
+export interface SketchOptions {
+  /** Budget m of operator applications (HVPs). */
+  matvecs: number;
+  /** Source of the Rademacher test vectors; the same seed gives bit-identical results. */
+  rng: Rng;
+  /** Cancels the run: the promise rejects with CancelledError before the next matvec (or batch). */
+  signal?: AbortSignal;
+  /**
+   * Apply the operator to several vectors at once (e.g. K HVPs in one pass). Used for every group of
+   * vectors when given; the vectors and their order are those of the one-at-a-time path, so the
+   * results are identical as long as it computes the same products.
+   */
+  matvecMany?: (vs: Float32Array[]) => Promise<Float32Array[]>;
+  /** Most vectors per matvecMany call (default: a whole stage at once). */
+  batchSize?: number;
+  /** Called after each matvec or batch with the matvecs done and the total planned so far. */
+  onProgress?: (done: number, planned: number) => void;
+}
+
+export interface XTraceOptions extends SketchOptions {
+  /** Diagonal blocks [start, end) (e.g. one per layer) whose traces to estimate from the same sketch. */
+  blocks?: Array<[start: number, end: number]>;
+}
+
+/** XDiag's estimate of diag(H), with per-entry standard errors (NaN when samples = 1). */
+export interface DiagonalEstimate {
+  values: Float64Array;
+  stderr: Float64Array;
+  /** Number k of test vectors (leave-one-out estimates) behind each entry. */
+  samples: number;
+  matvecs: number;
+}
+
+export interface XTraceDiagResult {
+  /** XTrace estimate of tr(H). */
+  trace: Estimate;
+  /** XDiag estimate of diag(H) (from the same sketch and matvecs as `trace`). */
+  diagonal: DiagonalEstimate;
+  /** Σ_{j∈B} of the XDiag diagonal per requested block, with leave-one-out standard errors. */
+  blockTraces: Estimate[];
+  /** Rank of the sketch Y = HΩ; below k the sketch holds all of range(H) (see xtraceDiag). */
+  sketchRank: number;
+}
+
+/**
+ * XTrace and XDiag (Epperly, Tropp & Webber, "XTrace: making the most of every sample in stochastic
+ * trace estimation", SIAM J. Matrix Anal. Appl. 45(1), 2024, arXiv:2301.07825): trace and diagonal of
+ * a symmetric operator H (size n) from one sketch, combining Hutch++'s low-rank deflation with the
+ * exchangeability principle (every test vector serves both as sketch and as probe).
+ *
+ * With k = ⌊m/2⌋ Rademacher vectors Ω = [ω_1 … ω_k]:
+ *   Y = HΩ, (Q, R) = qr(Y), Z = HQ, M = QᵀZ, S = R^{-T} with unit-norm columns s_i.
+ * Leaving out ω_i, the basis of the other k−1 columns has projector P_i = Q(I − s_i s_iᵀ)Qᵀ (s_i is the
+ * direction of range(R) orthogonal to the other columns of R). Each i gives an unbiased estimate, since
+ * P_i does not depend on ω_i:
+ *   XTrace  t_i = tr(P_i H P_i) + ω_iᵀ(I − P_i)H(I − P_i)ω_i = tr M − s_iᵀMs_i + ω_iᵀr_i,
+ *           u = Y_i − Z(I − s_i s_iᵀ)Qᵀω_i = H(I − P_i)ω_i,  r_i = u − Q(I − s_i s_iᵀ)Qᵀu;
+ *   XDiag   d_i = diag(P_i H) + ω_i ⊙ (I − P_i)Hω_i
+ *               = rowsum(Q ⊙ Z) − (Qs_i) ⊙ (Zs_i) + ω_i ⊙ [Y_i − Q(I − s_i s_iᵀ)QᵀY_i],
+ * and the estimates are their means, t̂ = mean_i t_i and d̂ = mean_i d_i, i.e.
+ *   d̂ = rowsum(Q ⊙ Z) − (1/k) rowsum((QS) ⊙ (ZS)) + (1/k) Σ_i ω_i ⊙ [Y_i − Q(I − s_i s_iᵀ)QᵀY_i].
+ * The k×k algebra runs through W = QᵀΩ, B = QᵀY (= R) and T = ZᵀΩ: with c = (I − s_i s_iᵀ)W_i,
+ * Qᵀu = B_i − Mc and ω_iᵀr_i = ω_iᵀY_i − T_iᵀc − cᵀ(B_i − Mc).
+ * Checked against the exact trace and diagonal of dense matrices in test/estimators-sketch.test.ts.
+ *
+ * Error bars (the paper's for XTrace): stderr = std(t_1 … t_k)/√k with the unbiased sample std. For
+ * XDiag the same per entry, std_i(d_i[j])/√k, and for a block B, std_i(Σ_{j∈B} d_i[j])/√k, where the d_i
+ * are the k leave-one-out diagonal estimates above. The t_i (d_i) share the sketch, so they are
+ * exchangeable but not independent; this error bar is a heuristic, checked empirically (tests and
+ * bench/estimators-results.md): on outliers over a bulk ±2 stderr covered the truth in 95 % of seeds
+ * (XTrace) and 93–95 % of entries (XDiag), median |error|/stderr 0.6–0.7; on a power-law spectrum
+ * XTrace's covered 85–95 % from m = 30 (70 % at m = 10; median up to 1.3) and XDiag's 89–93 %: read
+ * it as good to a factor of ~1.5.
+ * Each t_i's variance is the one-probe Hutchinson variance of the deflated matrix, 2 Σ_{a≠b}
+ * ((I − P_i)H(I − P_i))_ab², so the error is small when H is close to rank k−1 (outliers over a small
+ * bulk): the paper proves O(1/m)-type accuracy for PSD H with decaying spectrum, versus 1/√m for
+ * Hutchinson. Block traces are sums of the XDiag diagonal, so they need not add up to the XTrace trace.
+ *
+ * Cost: k matvecs for Y and k for Z (m in all; fewer when the sketch is rank-deficient), O(nk²)
+ * flops for the QR and the k×k products plus O(nk²) for the k leave-one-out diagonals; memory
+ * ≈ k·n·(4 + 4 + 4 + 8) bytes (Ω, Y, Z as float32, Q as float64).
+ *
+ * Rank deficiency (more test vectors than rank(H), e.g. k > n or a low-rank H): when the QR finds
+ * rank(Y) < k, Y already spans range(H) (almost surely for Gaussian test vectors), so H = PHP and
+ * both estimates become exact: s_i = 0 (leaving one column out loses nothing), t̂ = tr M and
+ * d̂ = rowsum(Q ⊙ Z) up to residual terms at rounding level, with error bars ≈ 0. Only the rank(Y)
+ * vectors of Q are multiplied by H. (With Rademacher vectors a coincidence of signs can make Y
+ * rank-deficient without spanning range(H) when H acts on a few coordinates only, e.g. two ±1 rows of
+ * Ω equal up to sign; the probability is exponentially small in k.)
+ */
+export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions): Promise<XTraceDiagResult> {
+  const who = 'xtraceDiag';
+  checkSize(who, n);
+  const m = opts.matvecs;
+  if (!Number.isSafeInteger(m) || m < 2) throw new RangeError(`${who}: matvecs must be an integer ≥ 2, got ${m}`);
+  const blocks = opts.blocks ?? [];
+  for (const [s, e] of blocks) {
+    if (!Number.isSafeInteger(s) || !Number.isSafeInteger(e) || s < 0 || e < s || e > n) {
+      throw new RangeError(`${who}: block [${s}, ${e}) is not inside [0, ${n})`);
+    }
+  }
+  const k = Math.floor(m / 2);
+  const apply = operator(who, matvec, n, opts, 2 * k);
+  if (opts.signal?.aborted) throw new CancelledError();
+
+  const omega = Array.from({ length: k }, () => opts.rng.rademacher(n));
+  const y = await apply(omega);
+  const { q, r, rank } = qrColumns(y);
+  apply.replan(k + rank);
+  const z = await apply(q);
+
+  // Small matrices (float64): M = QᵀZ (rank×rank), W = QᵀΩ, T = ZᵀΩ, B = QᵀY = R (rank×k), ω_iᵀY_i.
+  const M = gram(q, z);
+  const W = gram(q, omega);
+  const T = gram(z, omega);
+  const B = Array.from({ length: rank }, (_, a) => r.subarray(a * k, (a + 1) * k));
+  const oy = omega.map((w, i) => dot(w, y[i]));
+  let trM = 0;
+  for (let a = 0; a < rank; a++) trM += M[a][a];
+
+  // s_i = row i of R⁻¹, normalised (full rank); zero when the sketch is rank-deficient.
+  const S: Float64Array[] = Array.from({ length: k }, () => new Float64Array(rank));
+  if (rank === k) {
+    const rInv = invertUpperTriangular(r, k);
+    for (let i = 0; i < k; i++) {
+      const row = rInv.subarray(i * k, (i + 1) * k);
+      const nrm = Math.sqrt(dot(row, row));
+      for (let a = 0; a < k; a++) S[i][a] = row[a] / nrm;
+    }
+  }
+
+  // XTrace: t_i = tr M − s_iᵀMs_i + ω_iᵀr_i.
+  const t = new Float64Array(k);
+  const c = new Float64Array(rank);
+  for (let i = 0; i < k; i++) {
+    const s = S[i];
+    let sc = 0;
+    for (let a = 0; a < rank; a++) sc += s[a] * W[a][i];
+    for (let a = 0; a < rank; a++) c[a] = W[a][i] - s[a] * sc;
+    let sMs = 0;
+    let tc = 0;
+    let cQu = 0;
+    for (let a = 0; a < rank; a++) {
+      let ms = 0;
+      let mca = 0;
+      for (let b = 0; b < rank; b++) {
+        ms += M[a][b] * s[b];
+        mca += M[a][b] * c[b];
+      }
+      sMs += s[a] * ms;
+      tc += T[a][i] * c[a];
+      cQu += c[a] * (B[a][i] - mca);
+    }
+    t[i] = trM - sMs + (oy[i] - tc - cQu);
+  }
+  const matvecs = k + rank;
+  const trace: Estimate = { ...meanStderr(t), samples: k, matvecs };
+
+  // XDiag: the k leave-one-out diagonals d_i, averaged entry by entry (Welford), with block sums.
+  const base = new Float64Array(n);
+  for (let a = 0; a < rank; a++) {
+    const qa = q[a];
+    const za = z[a];
+    for (let j = 0; j < n; j++) base[j] += qa[j] * za[j];
+  }
+  const mean = new Float64Array(n);
+  const m2 = new Float64Array(n);
+  const blockSums = blocks.map(() => new Float64Array(k));
+  const qs = new Float64Array(n);
+  const zs = new Float64Array(n);
+  const qb = new Float64Array(n);
+  const bc = new Float64Array(rank);
+  const di = new Float64Array(n);
+  for (let i = 0; i < k; i++) {
+    const s = S[i];
+    let sb = 0;
+    for (let a = 0; a < rank; a++) sb += s[a] * B[a][i];
+    for (let a = 0; a < rank; a++) bc[a] = B[a][i] - s[a] * sb;
+    qs.fill(0);
+    zs.fill(0);
+    qb.fill(0);
+    for (let a = 0; a < rank; a++) {
+      const qa = q[a];
+      const za = z[a];
+      const sa = s[a];
+      const ba = bc[a];
+      if (sa !== 0) {
+        for (let j = 0; j < n; j++) {
+          qs[j] += qa[j] * sa;
+          zs[j] += za[j] * sa;
+        }
+      }
+      for (let j = 0; j < n; j++) qb[j] += qa[j] * ba;
+    }
+    const w = omega[i];
+    const yi = y[i];
+    for (let j = 0; j < n; j++) {
+      const d = base[j] - qs[j] * zs[j] + w[j] * (yi[j] - qb[j]);
+      di[j] = d;
+      const delta = d - mean[j];
+      mean[j] += delta / (i + 1);
+      m2[j] += delta * (d - mean[j]);
+    }
+    blocks.forEach(([start, end], b) => {
+      let sum = 0;
+      for (let j = start; j < end; j++) sum += di[j];
+      blockSums[b][i] = sum;
+    });
+  }
+  const stderr = new Float64Array(n);
+  for (let j = 0; j < n; j++) stderr[j] = k > 1 ? Math.sqrt(m2[j] / (k - 1) / k) : NaN;
+  return {
+    trace,
+    diagonal: { values: mean, stderr, samples: k, matvecs },
+    blockTraces: blockSums.map((sums) => ({ ...meanStderr(sums), samples: k, matvecs })),
+    sketchRank: rank,
+  };
+}
+
+/** XTrace's trace estimate alone (the same sketch, numbers and cost as xtraceDiag's `trace`). */
+export async function xtrace(matvec: MatVec, n: number, opts: SketchOptions): Promise<Estimate> {
+  return (await xtraceDiag(matvec, n, opts)).trace;
+}
+
+/** XDiag's diagonal estimate alone (the same sketch, numbers and cost as xtraceDiag's `diagonal`). */
+export async function xdiag(matvec: MatVec, n: number, opts: SketchOptions): Promise<DiagonalEstimate> {
+  return (await xtraceDiag(matvec, n, opts)).diagonal;
+}
+
+// ---- Shared by the sketching estimators --------------------------------------------------------------
+
+export function checkSize(who: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${n}`);
+}
+
+/**
+ * The operator applied to a list of vectors: one at a time, or in groups through matvecMany; passes
+ * float32 copies (never the caller's buffers), checks lengths, counts matvecs for onProgress, and
+ * honours the abort signal before every call and after the last.
+ */
+export function operator(
+  who: string,
+  matvec: MatVec,
+  n: number,
+  opts: SketchOptions,
+  planned: number,
+): ((vs: ArrayLike<number>[]) => Promise<Float32Array[]>) & { replan: (p: number) => void } {
+  const { signal, matvecMany, onProgress } = opts;
+  const size = matvecMany ? Math.max(1, Math.floor(opts.batchSize ?? Number.POSITIVE_INFINITY)) : 1;
+  let done = 0;
+  const f = async (vs: ArrayLike<number>[]): Promise<Float32Array[]> => {
+    const out: Float32Array[] = [];
+    for (let first = 0; first < vs.length; first += size) {
+      if (signal?.aborted) throw new CancelledError();
+      const group = vs.slice(first, first + size).map((v) => new Float32Array(v));
+      const res = matvecMany ? await matvecMany(group) : [await matvec(group[0])];
+      if (signal?.aborted) throw new CancelledError();
+      if (res.length !== group.length) throw new RangeError(`${who}: matvecMany returned ${res.length} vectors, expected ${group.length}`);
+      for (const hv of res) {
+        if (hv.length !== n) throw new RangeError(`${who}: matvec returned length ${hv.length}, expected ${n}`);
+        for (let j = 0; j < n; j++) if (!Number.isFinite(hv[j])) throw new Error(`${who}: the matvec returned a non-finite value`);
+        out.push(hv);
+      }
+      done += group.length;
+      onProgress?.(done, planned);
+    }
+    return out;
+  };
+  f.replan = (p: number) => {
+    planned = p;
+  };
+  return f;
+}
+
+/** Mean of the samples with standard error s/√count (null below 2 samples). */
+export function meanStderr(xs: ArrayLike<number>): { value: number; stderr: number | null } {
+  const c = xs.length;
+  let mean = 0;
+  for (let i = 0; i < c; i++) mean += xs[i];
+  mean /= c;
+  let ss = 0;
+  for (let i = 0; i < c; i++) ss += (xs[i] - mean) ** 2;
+  return { value: mean, stderr: c > 1 ? Math.sqrt(ss / (c - 1) / c) : null };
+}
+
+/** G[a][b] = x_a · y_b (float64 accumulation). */
+function gram(xs: ArrayLike<number>[], ys: ArrayLike<number>[]): Float64Array[] {
+  return xs.map((x) => Float64Array.from(ys, (yv) => dot(x, yv)));
+}
+
+/** x · y, four partial sums (breaks the add-latency chain: ≈3× faster in V8 for long vectors). */
+export function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const len = x.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < len; i += 4) {
+    s0 += x[i] * y[i];
+    s1 += x[i + 1] * y[i + 1];
+    s2 += x[i + 2] * y[i + 2];
+    s3 += x[i + 3] * y[i + 3];
+  }
+  for (; i < len; i++) s0 += x[i] * y[i];
+  return s0 + s1 + (s2 + s3);
+}
