@@ -29,15 +29,33 @@ export interface EigenSummary {
 export interface TraceEstimate {
   value: number;
   stderr: number | null;
-  method: 'exact' | 'hutchinson';
+  /** hutch++: Meyer et al. 2021; xtrace: Epperly, Tropp & Webber 2024 (leave-one-out error bar). */
+  method: 'exact' | 'hutchinson' | 'hutch++' | 'xtrace';
   matvecs: number;
-  /** Number of probes (Hutchinson), null when exact. */
+  /** Number of probes (Hutchinson), null when exact or sketched. */
   samples: number | null;
+  /** Running estimate ± stderr after each Hutchinson probe (global trace only). */
+  convergence?: ConvergencePoint[];
+}
+
+/** Stochastic Lanczos quadrature: per run the Ritz values (nodes) and weights; the broadened density on a grid (integrates to 1). */
+export interface SpectralDensity {
+  runs: number;
+  steps: number;
+  nodes: number[][];
+  weights: number[][];
+  grid: number[];
+  values: number[];
+  sigma: number;
+  matvecs: number;
 }
 
 export interface DiagonalEstimate {
-  method: 'exact' | 'hutchinson';
+  /** xdiag: Epperly, Tropp & Webber 2024 (leave-one-out error bars). */
+  method: 'exact' | 'hutchinson' | 'xdiag';
   samples: number | null;
+  /** HVPs spent on the diagonal (P when exact). */
+  matvecs?: number;
   /** Flat, row-major, in the model file's own layout. Absent when written to `valuesFile`. */
   values?: number[];
   valuesFile?: string;
@@ -83,6 +101,7 @@ export interface InspectResult {
     gradientCurvature: number;
     trace: TraceEstimate;
     eigenvalues: EigenSummary;
+    density?: SpectralDensity;
   };
   layers: LayerResult[];
   /** hvps: HVPs computed; batch: how many went through the engine together (stacked weight copies). */
@@ -127,6 +146,12 @@ export interface WorkerInspectOptions {
   seed: number;
   backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow';
   memoryBudget: number;
+  estimator?: 'hutchinson' | 'xdiag';
+  traceEstimator?: 'hutchinson' | 'hutch++' | 'xtrace';
+  matvecs?: number;
+  density?: boolean;
+  densityRuns?: number;
+  densitySteps?: number;
 }
 
 export type HostToWorker = { type: 'inspect'; id: number; options: WorkerInspectOptions } | { type: 'cancel'; id: number };

@@ -177,3 +177,44 @@ test('same seed, same numbers; another seed, other numbers', async () => {
   assert.deepEqual(a.layers[0].tensors[0].diagonal.values, b.layers[0].tensors[0].diagonal.values);
   assert.notEqual(a.global.trace.value, c.global.trace.value);
 });
+
+test('XDiag beats Hutchinson at the same budget on real models; XTrace and Hutch++ carry honest error bars', async () => {
+  for (const name of ['mlp', 'rescnn']) {
+    const R = ref(name);
+    const exact = R.layers.flatMap((l: any) => l.tensors.flatMap((t: any) => t.diagonal));
+    const diagOf = (r: InspectResult) => r.layers.flatMap((l) => l.tensors.flatMap((t) => t.diagonal.values!));
+    const h = await run(name, { samples: 60, top: 1, bottom: 1 });
+    const x = await run(name, { estimator: 'xdiag', matvecs: 60, top: 1, bottom: 1 });
+    const eh = relL2(diagOf(h), exact);
+    const ex = relL2(diagOf(x), exact);
+    assert.ok(ex <= 0.5 * eh, `${name}: XDiag ${ex} vs Hutchinson ${eh}`);
+    assert.equal(x.layers[0].tensors[0].diagonal.method, 'xdiag');
+    assert.equal(x.global.trace.method, 'xtrace');
+    assert.ok(x.global.trace.matvecs <= 60);
+    assert.ok(Math.abs(x.global.trace.value - R.trace) < 4.5 * x.global.trace.stderr!, `${name} xtrace ${x.global.trace.value} ± ${x.global.trace.stderr} vs ${R.trace}`);
+    const hp = await run(name, { samples: 2, traceEstimator: 'hutch++', matvecs: 60, top: 1, bottom: 1 });
+    assert.equal(hp.global.trace.method, 'hutch++');
+    assert.ok(Math.abs(hp.global.trace.value - R.trace) < 4.5 * hp.global.trace.stderr!, `${name} hutch++ ${hp.global.trace.value} ± ${hp.global.trace.stderr} vs ${R.trace}`);
+    // Hutchinson runs record their convergence.
+    assert.equal(h.global.trace.convergence?.length, 60);
+    assert.equal(h.global.trace.convergence![59].value, h.global.trace.value);
+  }
+});
+
+test('--density: the SLQ density integrates to 1, has its runs and steps, and its mass sits inside [λmin, λmax]', async () => {
+  const R = ref('mlp');
+  const r = await run('mlp', { samples: 2, density: true, densityRuns: 2, densitySteps: 40, top: 1, bottom: 1 });
+  const d = r.global.density!;
+  assert.equal(d.runs, 2);
+  assert.equal(d.nodes.length, 2);
+  let integral = 0;
+  for (let i = 1; i < d.grid.length; i++) integral += 0.5 * (d.values[i] + d.values[i - 1]) * (d.grid[i] - d.grid[i - 1]);
+  assert.ok(Math.abs(integral - 1) < 1e-6, `integral ${integral}`);
+  for (const run of d.nodes) for (const theta of run) assert.ok(theta >= R.bottom[0] - 1e-3 && theta <= R.top[0] + 1e-3, `Ritz value ${theta} outside the spectrum`);
+});
+
+test('estimator flags are checked', async () => {
+  await assert.rejects(run('mlp', { estimator: 'magic' as never }), /--estimator magic is not one of hutchinson, xdiag/);
+  await assert.rejects(run('mlp', { estimator: 'xdiag', traceEstimator: 'hutch++' }), /--estimator xdiag takes its trace from the same sketch/);
+  await assert.rejects(run('mlp', { matvecs: 1 }), /--matvecs must be an integer ≥ 2/);
+});

@@ -20,9 +20,18 @@ export interface SummaryRow {
   list?: string[];
 }
 
+/** How a trace was estimated, in words (shared by the panel and the Markdown report). */
 export function traceMethod(t: TraceEstimate): string {
-  if (t.method === 'exact') return 'exact';
-  return `Hutchinson, ${formatCount(t.samples ?? t.matvecs)} probes`;
+  switch (t.method) {
+    case 'exact':
+      return 'exact';
+    case 'xtrace':
+      return `XTrace, ${formatCount(t.matvecs)} HVPs`;
+    case 'hutch++':
+      return `Hutch++, ${formatCount(t.matvecs)} HVPs`;
+    default:
+      return `Hutchinson, ${formatCount(t.samples ?? t.matvecs)} probes`;
+  }
 }
 
 export function traceText(t: TraceEstimate): string {
@@ -132,7 +141,7 @@ export function curvatureNotes(r: InspectResult, tensors: readonly TensorArrays[
       tone: 'info',
       text: `Diagonal entries with |value| < 2·stderr are not significant (hatched): ${formatCount(k)} of ${formatCount(total)}.`,
     });
-  } else if (r.layers.some((l) => l.tensors.some((t) => t.diagonal.method === 'hutchinson'))) {
+  } else if (r.layers.some((l) => l.tensors.some((t) => t.diagonal.method !== 'exact'))) {
     notes.push({ key: 'significance', tone: 'info', text: 'Diagonal entries with |value| < 2·stderr are not significant (hatched).' });
   }
 

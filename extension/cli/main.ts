@@ -26,6 +26,12 @@ Options:
   --label-column C       .csv label column: a header name or a 0-based index, negative from the end
                          (default: the last column; the first row is a header when a cell is text)
   --examples N           synthetic examples without --data (default ${DEFAULTS.syntheticExamples})
+  --estimator E          diagonal: hutchinson (--samples probes) | xdiag (--matvecs, with the XTrace
+                         trace from the same sketch; far smaller error when H has outlier eigenvalues)
+  --trace-estimator T    hutchinson | hutch++ | xtrace (a better global trace from --matvecs more HVPs)
+  --matvecs M            HVP budget of the sketching estimators (default ${DEFAULTS.matvecs})
+  --density              spectral density by stochastic Lanczos quadrature
+  --density-runs R       Lanczos runs (default ${DEFAULTS.densityRuns}); --density-steps S: steps each (default ${DEFAULTS.densitySteps})
   --loss NAME            sparse-categorical-cross-entropy | categorical-cross-entropy |
                          binary-cross-entropy | mean-squared-error (default: inferred)
   --samples N            Hutchinson probes for the diagonal and trace (default ${DEFAULTS.samples})
@@ -51,6 +57,12 @@ export async function main(argv: string[]): Promise<number> {
         labels: { type: 'string' },
         'label-column': { type: 'string' },
         examples: { type: 'string' },
+        estimator: { type: 'string' },
+        'trace-estimator': { type: 'string' },
+        matvecs: { type: 'string' },
+        density: { type: 'boolean' },
+        'density-runs': { type: 'string' },
+        'density-steps': { type: 'string' },
         loss: { type: 'string' },
         samples: { type: 'string' },
         top: { type: 'string' },
@@ -110,6 +122,12 @@ export async function main(argv: string[]): Promise<number> {
       labelsPath: v.labels ?? null,
       labelColumn: v['label-column'] ?? null,
       syntheticExamples: int('examples', v.examples),
+      estimator: v.estimator as 'hutchinson' | 'xdiag' | undefined,
+      traceEstimator: v['trace-estimator'] as 'hutchinson' | 'hutch++' | 'xtrace' | undefined,
+      matvecs: int('matvecs', v.matvecs),
+      density: v.density ?? false,
+      densityRuns: int('density-runs', v['density-runs']),
+      densitySteps: int('density-steps', v['density-steps']),
       loss: v.loss ?? null,
       samples: int('samples', v.samples),
       top: int('top', v.top),

@@ -5,10 +5,13 @@
  * an AbortSignal between HVPs. Imports no vscode.
  */
 import { CancelledError, InputError } from '../errors.js';
-import type { DiagonalEstimate, EigenSummary, InspectResult, LayerResult, Progress, TraceEstimate } from '../protocol.js';
+import type { ConvergencePoint, DiagonalEstimate, EigenSummary, InspectResult, LayerResult, Progress, TraceEstimate } from '../protocol.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
 import { prepareData, readArrays } from '../readers/dataset.js';
 import { hutchinson } from '../estimators/hutchinson.js';
+import { hutchpp } from '../estimators/hutchpp.js';
+import { xtrace, xtraceDiag } from '../estimators/xtrace.js';
+import { spectralDensity } from '../estimators/density.js';
 import { lanczos } from '../estimators/lanczos.js';
 import { symmetricEigenvalues } from '../linalg/symmetricEigen.js';
 import { derive, Rng } from '../estimators/rng.js';
@@ -39,11 +42,21 @@ export interface InspectOptions {
   backend?: BackendRequest;
   /** Bytes the run may use for vectors, data chunks and activations. */
   memoryBudget?: number;
+  /** Diagonal estimator: Hutchinson (`samples` probes) or XDiag (`matvecs`, trace from the same sketch). */
+  estimator?: 'hutchinson' | 'xdiag';
+  /** Trace estimator; default: the diagonal's (Hutchinson, or XTrace with XDiag). */
+  traceEstimator?: 'hutchinson' | 'hutch++' | 'xtrace';
+  /** Matvec budget of the sketching estimators (XDiag + XTrace together, or Hutch++/XTrace alone). */
+  matvecs?: number;
+  /** Stochastic Lanczos quadrature spectral density. */
+  density?: boolean;
+  densityRuns?: number;
+  densitySteps?: number;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
+export const DEFAULTS = { estimator: 'hutchinson' as const, matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -59,6 +72,15 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   checkCount('--exact-limit', o.exactLimit, 1);
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new InputError(null, `--seed must be a non-negative integer, got ${o.seed}`);
   if (!o.dataPath) checkCount('--examples', o.syntheticExamples, 1);
+  checkCount('--matvecs', o.matvecs, 2);
+  checkCount('--density-runs', o.densityRuns, 1);
+  checkCount('--density-steps', o.densitySteps, 2);
+  if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
+  const traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
+  if (!['hutchinson', 'hutch++', 'xtrace'].includes(traceMethod)) throw new InputError(null, `--trace-estimator ${traceMethod} is not one of hutchinson, hutch++, xtrace`);
+  if (o.estimator === 'xdiag' && traceMethod !== 'xtrace') {
+    throw new InputError(null, `--estimator xdiag takes its trace from the same sketch (xtrace); drop --trace-estimator ${traceMethod}`);
+  }
   const started = Date.now();
   const report = (p: Progress) => o.onProgress?.(p);
   const signal = o.signal;
@@ -127,6 +149,10 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     let globalTrace: TraceEstimate;
     let blockTraces: TraceEstimate[];
     let dense: Float32Array | null = null;
+    let diagMeta: { method: DiagonalEstimate['method']; samples: number | null; matvecs: number } = o.exact
+      ? { method: 'exact', samples: null, matvecs: P }
+      : { method: 'hutchinson', samples: o.samples, matvecs: o.samples };
+    const convergence: ConvergencePoint[] = [];
     const blocks = net.blocks.map((b) => [b.start, b.end] as [number, number]);
     if (o.exact) {
       dense = new Float32Array(P * P);
@@ -150,6 +176,24 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       const exactTrace = (s: number, e2: number): TraceEstimate => ({ value: sum(diag, s, e2), stderr: null, method: 'exact', matvecs: P, samples: null });
       globalTrace = exactTrace(0, P);
       blockTraces = blocks.map(([s, e2]) => exactTrace(s, e2));
+    } else if (o.estimator === 'xdiag') {
+      // XDiag and XTrace share one sketch of `matvecs` HVPs (Epperly, Tropp & Webber 2024).
+      const t0 = Date.now();
+      const x = await xtraceDiag(matvec, P, {
+        matvecs: o.matvecs,
+        rng: new Rng(derive(o.seed, 2)),
+        blocks,
+        signal,
+        matvecMany,
+        batchSize: K,
+        onProgress: (done, planned) => report({ phase: 'diagonal', message: 'XDiag/XTrace sketch', done, total: planned, eta: eta(t0, done, planned) }),
+      });
+      diag = x.diagonal.values;
+      diagStderr = x.diagonal.stderr;
+      diagMeta = { method: 'xdiag', samples: null, matvecs: x.diagonal.matvecs };
+      const est = (t: { value: number; stderr: number | null; matvecs: number }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'xtrace', matvecs: t.matvecs, samples: null });
+      globalTrace = est(x.trace);
+      blockTraces = x.blockTraces.map(est);
     } else {
       const t0 = Date.now();
       const h = await hutchinson(matvec, P, {
@@ -158,7 +202,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         blocks,
         signal,
         batch: { size: K, matvecMany },
-        onProbe: (done, running) =>
+        onProbe: (done, running) => {
+          convergence.push({ matvecs: done, value: running.trace.value, stderr: running.trace.stderr });
           report({
             phase: 'diagonal',
             message: 'Hutchinson probes',
@@ -166,14 +211,23 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
             total: o.samples,
             eta: eta(t0, done, o.samples),
             running: { trace: running.trace.value, stderr: running.trace.stderr },
-          }),
+          });
+        },
       });
       diag = h.diagonal.values;
       diagStderr = h.diagonal.stderr;
       const est = (t: { value: number; stderr: number | null }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'hutchinson', matvecs: o.samples, samples: o.samples });
       globalTrace = est(h.trace);
       blockTraces = h.blockTraces.map(est);
+      if (traceMethod !== 'hutchinson') {
+        // A better global trace from its own budget (Hutch++: Meyer et al. 2021; XTrace: Epperly et al. 2024).
+        const t1 = Date.now();
+        const opts = { matvecs: o.matvecs, rng: new Rng(derive(o.seed, 5)), signal, matvecMany, batchSize: K, onProgress: (done: number, planned: number) => report({ phase: 'diagonal', message: `${traceMethod} trace`, done, total: planned, eta: eta(t1, done, planned) }) };
+        const t = traceMethod === 'hutch++' ? await hutchpp(matvec, P, opts) : await xtrace(matvec, P, opts);
+        globalTrace = { value: t.value, stderr: t.stderr, method: traceMethod, matvecs: t.matvecs, samples: null };
+      }
     }
+    if (convergence.length) globalTrace.convergence = convergence;
 
     // Eigenvalues: Lanczos on H (or, with --exact, on the Hessian already built from HVPs).
     const maxSteps = Math.max(1, Math.min(MAX_LANCZOS_STEPS, Math.floor(o.memoryBudget / 4 / vectorBytes)));
@@ -204,8 +258,22 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         parameters: b.end - b.start,
         trace: blockTraces[i],
         eigenvalues,
-        tensors: b.params.map((p) => ({ name: p.name, shape: p.shape, diagonal: diagonalOf(diag, diagStderr, p.offset, p.size, o.exact ? null : o.samples) })),
+        tensors: b.params.map((p) => ({ name: p.name, shape: p.shape, diagonal: diagonalOf(diag, diagStderr, p.offset, p.size, diagMeta) })),
       });
+    }
+    let density: InspectResult['global']['density'];
+    if (o.density) {
+      // Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), Gaussian broadening as in PyHessian.
+      const steps = Math.min(o.densitySteps, P, maxSteps);
+      const t0 = Date.now();
+      const d = await spectralDensity(matvec, P, {
+        runs: o.densityRuns,
+        steps,
+        rng: new Rng(derive(o.seed, 4)),
+        signal,
+        onRun: (run: number) => report({ phase: 'eigenvalues', message: 'spectral density (Lanczos runs)', done: run, total: o.densityRuns, eta: eta(t0, run, o.densityRuns) }),
+      });
+      density = { runs: d.runs, steps: d.steps, nodes: d.nodes, weights: d.weights, grid: d.grid, values: d.values, sigma: d.sigma, matvecs: d.matvecs };
     }
     report({ phase: 'done', message: 'done', done: 1, total: 1, eta: 0 });
     return {
@@ -223,6 +291,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         gradientCurvature: gg > 0 ? ghg / gg : NaN,
         trace: globalTrace,
         eigenvalues: globalEig,
+        ...(density ? { density } : {}),
       },
       layers,
       timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K },
@@ -292,7 +361,7 @@ function symmetrise(H: Float32Array, P: number): void {
   }
 }
 
-function diagonalOf(d: Float64Array, se: Float64Array | null, offset: number, size: number, samples: number | null): DiagonalEstimate {
+function diagonalOf(d: Float64Array, se: Float64Array | null, offset: number, size: number, meta: { method: DiagonalEstimate['method']; samples: number | null; matvecs: number }): DiagonalEstimate {
   const values = Array.from(d.subarray(offset, offset + size));
   let min = Infinity;
   let max = -Infinity;
@@ -303,8 +372,9 @@ function diagonalOf(d: Float64Array, se: Float64Array | null, offset: number, si
     total += v;
   }
   return {
-    method: se ? 'hutchinson' : 'exact',
-    samples,
+    method: meta.method,
+    samples: meta.samples,
+    matvecs: meta.matvecs,
     values,
     stderr: se ? Array.from(se.subarray(offset, offset + size)) : null,
     min,

@@ -4,6 +4,7 @@
  * Every string that comes from the result (model, layer and tensor names, paths, notes) is escaped: a
  * result may come from an untrusted file, and a name must neither break a table nor become HTML.
  */
+import { traceMethod } from '../../webview/summary.js';
 import type { EigenSummary, InspectResult, TraceEstimate } from '../protocol.js';
 
 const num = (v: number | null | undefined, digits = 4): string => (v == null || !Number.isFinite(v) ? 'n/a' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(digits - 1) : v.toPrecision(digits));
@@ -97,7 +98,9 @@ export function reportDate(d: Date): string {
 export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): string {
   const g = r.global;
   const f = opts.figures ?? {};
-  const method = g.trace.method === 'exact' ? `exact (${g.trace.matvecs} HVPs, one per parameter)` : `Hutchinson, ${g.trace.samples} Rademacher probes`;
+  const d0 = r.layers[0]?.tensors[0]?.diagonal;
+  const diagText = !d0 ? '' : d0.method === 'exact' ? 'exact' : d0.method === 'xdiag' ? `XDiag, ${d0.matvecs ?? '?'} HVPs (leave-one-out error bars)` : `Hutchinson, ${d0.samples} Rademacher probes`;
+  const method = g.trace.method === 'exact' ? `exact (${g.trace.matvecs} HVPs, one per parameter)` : `diagonal ${diagText}; trace ${traceMethod(g.trace)}`;
   const lr = g.gradientCurvature > 0 ? `, so plain gradient descent along −g is stable only for a learning rate below 2 / (gᵀHg/gᵀg) = ${num(2 / g.gradientCurvature)}` : '';
   const header = [
     `# Curvature report: ${mdText(r.model.name)}`,
@@ -121,7 +124,8 @@ export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): st
     `| ‖Hg‖ | ${num(g.hessianGradientNorm)} |`,
     `| gᵀHg / gᵀg (curvature along the gradient) | ${num(g.gradientCurvature)} |`,
     '',
-    `Diagonal and trace: ${method}. Eigenvalues: ${g.eigenvalues.method === 'dense' ? 'all eigenvalues of the exact Hessian (dense symmetric solver)' : `Lanczos with full reorthogonalisation, ${g.eigenvalues.iterations} steps`}.`,
+    `Diagonal and trace: ${method}. Eigenvalues: ${g.eigenvalues.method === 'dense' ? 'all eigenvalues of the exact Hessian (dense symmetric solver)' : `Lanczos with full reorthogonalisation, ${g.eigenvalues.iterations} steps`}.` +
+      (g.density ? ` Spectral density: stochastic Lanczos quadrature, ${g.density.runs} runs × ${g.density.steps} steps, Gaussian broadening σ = ${num(g.density.sigma, 2)} (in the JSON: \`global.density\`).` : ''),
     '',
     ...(f.convergence ? image(f.convergence) : []),
   ];
