@@ -9,6 +9,7 @@
  * N(0.01, 0.05²); (b) a power-law spectrum λ_i = 100·i⁻², i = 1 … 1000. Both with Haar-random
  * eigenvectors (Gram–Schmidt on a Gaussian matrix, i.e. its sign-corrected QR), from Rng(0) and Rng(1).
  */
+import { haarColumns } from '../test/matrices.js';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -26,23 +27,6 @@ interface Dense {
   trace: number;
 }
 
-function haarColumns(n: number, rng: Rng): Float64Array[] {
-  const q: Float64Array[] = [];
-  for (let j = 0; j < n; j++) {
-    const v = Float64Array.from({ length: n }, () => rng.normal());
-    for (const qi of q) {
-      let c = 0;
-      for (let t = 0; t < n; t++) c += qi[t] * v[t];
-      for (let t = 0; t < n; t++) v[t] -= c * qi[t];
-    }
-    let s = 0;
-    for (let t = 0; t < n; t++) s += v[t] * v[t];
-    s = Math.sqrt(s);
-    for (let t = 0; t < n; t++) v[t] /= s;
-    q.push(v);
-  }
-  return q;
-}
 
 function fromEigen(name: string, lambda: number[], q: Float64Array[]): Dense {
   const n = lambda.length;

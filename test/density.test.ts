@@ -1,3 +1,4 @@
+import { haarColumns } from './matrices.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../extension/estimators/rng.js';
@@ -14,24 +15,6 @@ interface Eigen {
   vectors: Float64Array[]; // unit eigenvectors, vectors[k] ↔ lambda[k]
 }
 
-/** Haar-random orthogonal columns: modified Gram–Schmidt on a Gaussian matrix (= sign-corrected QR). */
-function haarColumns(n: number, rng: Rng): Float64Array[] {
-  const q: Float64Array[] = [];
-  for (let j = 0; j < n; j++) {
-    const v = Float64Array.from({ length: n }, () => rng.normal());
-    for (const qi of q) {
-      let c = 0;
-      for (let t = 0; t < n; t++) c += qi[t] * v[t];
-      for (let t = 0; t < n; t++) v[t] -= c * qi[t];
-    }
-    let s = 0;
-    for (let t = 0; t < n; t++) s += v[t] * v[t];
-    s = Math.sqrt(s);
-    for (let t = 0; t < n; t++) v[t] /= s;
-    q.push(v);
-  }
-  return q;
-}
 
 /** n = 1000: 10 eigenvalues log-spaced in [10, 100], 990 from N(0.01, 0.05²), Haar eigenvectors; Rng(0). */
 let pinnedCache: Eigen | null = null;

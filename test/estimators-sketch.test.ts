@@ -1,3 +1,4 @@
+import { haarColumns } from './matrices.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, derive } from '../extension/estimators/rng.js';
@@ -22,27 +23,6 @@ function dense(n: number, a: Float64Array): Dense {
   return { n, a, diag, trace: diag.reduce((s, x) => s + x, 0) };
 }
 
-/**
- * Haar-random orthogonal columns: Gram–Schmidt (modified) on a Gaussian matrix, which is its QR with
- * R's diagonal positive, i.e. the sign-corrected Q (Mezzadri 2007).
- */
-function haarColumns(n: number, rng: Rng, count = n): Float64Array[] {
-  const q: Float64Array[] = [];
-  for (let j = 0; j < count; j++) {
-    const v = Float64Array.from({ length: n }, () => rng.normal());
-    for (const qi of q) {
-      let c = 0;
-      for (let t = 0; t < n; t++) c += qi[t] * v[t];
-      for (let t = 0; t < n; t++) v[t] -= c * qi[t];
-    }
-    let s = 0;
-    for (let t = 0; t < n; t++) s += v[t] * v[t];
-    s = Math.sqrt(s);
-    for (let t = 0; t < n; t++) v[t] /= s;
-    q.push(v);
-  }
-  return q;
-}
 
 /** Σ_k λ_k q_k q_kᵀ. */
 function fromEigen(lambda: number[], q: Float64Array[]): Dense {

@@ -14,6 +14,7 @@ import { xtrace, xtraceDiag } from '../estimators/xtrace.js';
 import { spectralDensity } from '../estimators/density.js';
 import { lanczos } from '../estimators/lanczos.js';
 import { symmetricEigenvalues } from '../linalg/symmetricEigen.js';
+import { dot } from '../linalg/dot.js';
 import { derive, Rng } from '../estimators/rng.js';
 import type { LanczosResult, MatVec } from '../estimators/types.js';
 import { VERSION } from '../version.js';
@@ -381,12 +382,6 @@ function diagonalOf(d: Float64Array, se: Float64Array | null, offset: number, si
     max,
     mean: total / size,
   };
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }
 
 function sum(a: Float64Array, s: number, e: number): number {

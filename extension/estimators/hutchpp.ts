@@ -1,7 +1,8 @@
 import { CancelledError } from '../errors.js';
 import { qrColumns } from '../linalg/qr.js';
 import type { Estimate, MatVec } from './types.js';
-import { checkSize, dot, meanStderr, operator, type SketchOptions } from './xtrace.js';
+import { dot } from '../linalg/dot.js';
+import { checkSize, meanStderr, operator, type SketchOptions } from './xtrace.js';
 
 export type HutchppOptions = SketchOptions;
 
