@@ -6,42 +6,22 @@
  * and neither the --json nor the --report file written. Valid runs of each format and of synthetic data
  * prove the harness.
  */
-import { after, before, test } from 'node:test';
+import { assertBadInput, FIXTURES, runInspect, SHARD, useCli, type Run } from './cli.js';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readNpz } from '../extension/readers/npz.js';
 import type { NdArray } from '../extension/readers/npy.js';
 
-const ROOT = resolve(process.cwd()); // run-tests runs from the repository root
-const CLI = join(ROOT, 'bin', 'curvature-lens.js');
-const FIXTURES = join(ROOT, 'test', 'fixtures', 'models');
-const SHARD = 'group1-shard1of1.bin';
-const dirs: string[] = [];
-
-/** dist/cli.js is what the launcher runs: rebuild it when a source file is newer (or it is missing). */
-before(() => {
-  const cli = join(ROOT, 'dist', 'cli.js');
-  const newest = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : e.name.endsWith('.ts') ? statSync(join(dir, e.name)).mtimeMs : 0)));
-  if (!existsSync(cli) || statSync(cli).mtimeMs < newest(join(ROOT, 'extension'))) {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, `build failed: ${r.stderr}`);
-  }
-});
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 // ---- fixtures and files ----
 
 /** A fresh temp copy of a fixture model folder (model.json, shard; its data.npz read, not copied). */
+const tempCopy = useCli();
+
 function copyFixture(name: 'mlp' | 'cnn' = 'mlp'): { dir: string; x: NdArray; y: NdArray } {
-  const dir = mkdtempSync(join(tmpdir(), `curvature-lens-bad-data-${name}-`));
-  dirs.push(dir);
-  for (const f of ['model.json', SHARD]) cpSync(join(FIXTURES, name, f), join(dir, f));
+  const dir = tempCopy(name, ['model.json', SHARD], 'curvature-lens-bad-data');
   const a = readNpz(join(FIXTURES, name, 'data.npz'));
   return { dir, x: a.get('x')!, y: a.get('y')! };
 }
@@ -76,47 +56,13 @@ function csvText(xs: (number | string)[][], ys: ArrayLike<number | string>, head
 
 // ---- running the CLI ----
 
-interface Run {
-  r: SpawnSyncReturns<string>;
-  out: string;
-  outMd: string;
-  dir: string;
-}
 
 /** `inspect <model> [--data <data>] …` with the fast settings and both result files requested in dir. */
 function inspect(dir: string, data: string | null, args: string[] = []): Run {
-  const out = join(dir, 'out.json');
-  const outMd = join(dir, 'out.md');
-  const r = spawnSync(
-    process.execPath,
-    [CLI, 'inspect', join(dir, 'model.json'), ...(data === null ? [] : ['--data', data]), ...args, '--backend', 'cpu', '--samples', '2', '--top', '1', '--bottom', '1', '--json', out, '--report', outMd],
-    { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, CURVATURE_LENS_DEBUG: '' } },
-  );
-  return { r, out, outMd, dir };
+  return runInspect(dir, join(dir, 'model.json'), data === null ? [] : ['--data', data], args);
 }
 
-/** Progress lines ("[phase] message done/total …") that precede the error; everything else is checked. */
-const PROGRESS = /^\[(backend|load|gradient|diagonal|eigenvalues|layers|done)\] /;
 
-/** The run ended as bad input: exit 2, one clean error line matching `re`, no stack, no result files. */
-function assertBadInput({ r, out, outMd, dir }: Run, re: RegExp): void {
-  assert.equal(r.error, undefined, `the CLI did not finish: ${r.error}`);
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  const other = lines.filter((l) => !PROGRESS.test(l));
-  const ctx = `stderr was:\n${r.stderr}`;
-  assert.equal(r.status, 2, `exit code ${r.status}, want 2; ${ctx}`);
-  assert.equal(other.length, 1, `want exactly one non-progress line on stderr; ${ctx}`);
-  const line = other[0];
-  assert.equal(lines[lines.length - 1], line, `the error must be the last line; ${ctx}`);
-  assert.match(line, /^curvature-lens: error: /);
-  assert.match(line, re);
-  assert.ok(!lines.some((l) => /^\s+at /.test(l)), `stack trace on stderr; ${ctx}`);
-  assert.doesNotMatch(line, /internal error/);
-  assert.equal(r.stdout, '', 'nothing on stdout');
-  assert.ok(!existsSync(out), `${out} was written`);
-  assert.ok(!existsSync(outMd), `${outMd} was written`);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('out.')), [], 'no temporary result files left');
-}
 
 function assertOk({ r, out }: Run): Record<string, any> {
   assert.equal(r.status, 0, r.stderr);
