@@ -217,4 +217,5 @@ test('estimator flags are checked', async () => {
   await assert.rejects(run('mlp', { estimator: 'magic' as never }), /--estimator magic is not one of hutchinson, xdiag/);
   await assert.rejects(run('mlp', { estimator: 'xdiag', traceEstimator: 'hutch++' }), /--estimator xdiag takes its trace from the same sketch/);
   await assert.rejects(run('mlp', { matvecs: 1 }), /--matvecs must be an integer ≥ 2/);
+  await assert.rejects(run('mlp', { exact: true, estimator: 'xdiag' }), /--exact computes the diagonal and trace exactly/);
 });

@@ -79,6 +79,9 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
   const traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
   if (!['hutchinson', 'hutch++', 'xtrace'].includes(traceMethod)) throw new InputError(null, `--trace-estimator ${traceMethod} is not one of hutchinson, hutch++, xtrace`);
+  if (o.exact && (options.estimator !== undefined || options.traceEstimator !== undefined)) {
+    throw new InputError(null, '--exact computes the diagonal and trace exactly; drop --estimator / --trace-estimator');
+  }
   if (o.estimator === 'xdiag' && traceMethod !== 'xtrace') {
     throw new InputError(null, `--estimator xdiag takes its trace from the same sketch (xtrace); drop --trace-estimator ${traceMethod}`);
   }

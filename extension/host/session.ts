@@ -111,7 +111,8 @@ export class Session implements vscode.Disposable {
       seed: cfg.get<number>('seed', 0),
       backend: cfg.get<WorkerInspectOptions['backend']>('backend', 'auto'),
       memoryBudget: cfg.get<number>('memoryBudgetMB', 2048) * 2 ** 20,
-      estimator: cfg.get<'hutchinson' | 'xdiag'>('estimator', 'hutchinson'),
+      // Exact mode has no estimator (the engine refuses the combination).
+      estimator: cfg.get<boolean>('exact', false) ? undefined : cfg.get<'hutchinson' | 'xdiag'>('estimator', 'hutchinson'),
       matvecs: cfg.get<number>('matvecs', 100),
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
