@@ -9,7 +9,7 @@
  * N(0.01, 0.05²); (b) a power-law spectrum λ_i = 100·i⁻², i = 1 … 1000. Both with Haar-random
  * eigenvectors (Gram–Schmidt on a Gaussian matrix, i.e. its sign-corrected QR), from Rng(0) and Rng(1).
  */
-import { haarColumns } from '../test/matrices.js';
+import { denseMatVec, fromEigen, haarColumns, pinnedMatrix as pinned, type Dense as Matrix } from '../test/matrices.js';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -19,65 +19,27 @@ import { hutchpp } from '../extension/estimators/hutchpp.js';
 import { xtraceDiag } from '../extension/estimators/xtrace.js';
 import type { MatVec } from '../extension/estimators/types.js';
 
-interface Dense {
-  name: string;
-  n: number;
-  a: Float64Array;
-  diag: Float64Array;
-  trace: number;
-}
 
 
-function fromEigen(name: string, lambda: number[], q: Float64Array[]): Dense {
-  const n = lambda.length;
-  const rows = Array.from({ length: n }, (_, i) => Float64Array.from({ length: n }, (_, k) => q[k][i]));
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const w = rows[i].map((x, k) => x * lambda[k]);
-    for (let j = i; j < n; j++) {
-      const u = rows[j];
-      let s = 0;
-      for (let k = 0; k < n; k++) s += w[k] * u[k];
-      a[i * n + j] = s;
-      a[j * n + i] = s;
-    }
-  }
-  const diag = Float64Array.from({ length: n }, (_, i) => a[i * n + i]);
-  return { name, n, a, diag, trace: diag.reduce((s, x) => s + x, 0) };
-}
+type Dense = Matrix & { name: string };
 
 function pinnedMatrix(): Dense {
-  const rng = new Rng(0);
-  const lambda = [...Array.from({ length: 10 }, (_, i) => 10 * 10 ** (i / 9)), ...Array.from({ length: 990 }, () => 0.01 + 0.05 * rng.normal())];
-  return fromEigen('(a) outliers over bulk: 10 eigenvalues log-spaced in [10, 100], 990 from N(0.01, 0.05²)', lambda, haarColumns(1000, rng));
+  return { ...pinned(), name: '(a) outliers over bulk: 10 eigenvalues log-spaced in [10, 100], 990 from N(0.01, 0.05²)' };
 }
 
 function powerLawMatrix(): Dense {
   const rng = new Rng(1);
   const lambda = Array.from({ length: 1000 }, (_, i) => 100 / (i + 1) ** 2);
-  return fromEigen('(b) power law: λ_i = 100·i⁻², i = 1 … 1000', lambda, haarColumns(1000, rng));
+  return { ...fromEigen(lambda, haarColumns(1000, rng)), name: '(b) power law: λ_i = 100·i⁻², i = 1 … 1000' };
 }
 
-/** Float32 matvec of a dense matrix (float64 accumulation), timing itself. */
+/** The dense float32 matvec (test/matrices.ts), timing itself. */
 function timedMatVec(m: Dense): { mv: MatVec; elapsed: () => number; reset: () => void } {
-  const { n, a } = m;
+  const inner = denseMatVec(m);
   let ms = 0;
   const mv: MatVec = async (v) => {
     const t = performance.now();
-    const x = new Float64Array(v);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = i * n;
-      let s0 = 0;
-      let s1 = 0;
-      let j = 0;
-      for (; j + 1 < n; j += 2) {
-        s0 += a[row + j] * x[j];
-        s1 += a[row + j + 1] * x[j + 1];
-      }
-      if (j < n) s0 += a[row + j] * x[j];
-      out[i] = s0 + s1;
-    }
+    const out = await inner(v);
     ms += performance.now() - t;
     return out;
   };

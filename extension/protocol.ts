@@ -3,6 +3,7 @@
  * worker, the extension host and the webview. Add fields; never rename. Non-finite numbers become null
  * in JSON.
  */
+import type { SpectralDensity } from './estimators/density.js';
 
 export interface Ritz {
   value: number;
@@ -39,16 +40,7 @@ export interface TraceEstimate {
 }
 
 /** Stochastic Lanczos quadrature: per run the Ritz values (nodes) and weights; the broadened density on a grid (integrates to 1). */
-export interface SpectralDensity {
-  runs: number;
-  steps: number;
-  nodes: number[][];
-  weights: number[][];
-  grid: number[];
-  values: number[];
-  sigma: number;
-  matvecs: number;
-}
+export type { SpectralDensity };
 
 export interface DiagonalEstimate {
   /** xdiag: Epperly, Tropp & Webber 2024 (leave-one-out error bars). */

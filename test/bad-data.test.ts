@@ -6,6 +6,7 @@
  * and neither the --json nor the --report file written. Valid runs of each format and of synthetic data
  * prove the harness.
  */
+import { f32, i64, npy } from './npyWriter.js';
 import { assertBadInput, FIXTURES, runInspect, SHARD, useCli, type Run } from './cli.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,20 +27,6 @@ function copyFixture(name: 'mlp' | 'cnn' = 'mlp'): { dir: string; x: NdArray; y:
   return { dir, x: a.get('x')!, y: a.get('y')! };
 }
 
-function npy(descr: string, shape: number[], data: Uint8Array): Uint8Array {
-  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(10 + h.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, h.length, true);
-  out.set(h, 10);
-  out.set(data, 10 + h.length);
-  return out;
-}
-const f32 = (a: ArrayLike<number>) => new Uint8Array(Float32Array.from(a).buffer);
-const i64 = (a: ArrayLike<number>) => new Uint8Array(BigInt64Array.from(Array.from(a, (v) => BigInt(v))).buffer);
 
 /** x as rows of numbers, flattened per example. */
 function rows(x: NdArray): number[][] {

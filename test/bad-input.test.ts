@@ -5,6 +5,7 @@
  * the progress lines), no stack trace, and neither the --json nor the --report file written. A valid
  * run and `--json -` prove the harness itself.
  */
+import { f32, i64, npy } from './npyWriter.js';
 import { assertBadInput, CLI, ROOT, runInspect, SHARD, useCli, type Run } from './cli.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,21 +38,8 @@ interface NpyMember {
   shape: number[];
   data: Uint8Array;
 }
-const f32 = (a: ArrayLike<number>) => new Uint8Array(Float32Array.from(a).buffer);
-const i64 = (a: ArrayLike<number>) => new Uint8Array(BigInt64Array.from(Array.from(a, (v) => BigInt(v))).buffer);
 
-function npy(m: NpyMember): Uint8Array {
-  const shape = m.shape.length === 1 ? `(${m.shape[0]},)` : `(${m.shape.join(', ')})`;
-  let header = `{'descr': '${m.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(10 + h.length + m.data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, h.length, true);
-  out.set(h, 10);
-  out.set(m.data, 10 + h.length);
-  return out;
-}
+const npyOf = (m: NpyMember): Uint8Array => npy(m.descr, m.shape, m.data);
 
 /** A stored (uncompressed) zip of .npy members, as np.savez writes it (less zip64). */
 function npz(members: NpyMember[]): Uint8Array {
@@ -60,7 +48,7 @@ function npz(members: NpyMember[]): Uint8Array {
   let offset = 0;
   for (const m of members) {
     const name = new TextEncoder().encode(`${m.name}.npy`);
-    const data = npy(m);
+    const data = npyOf(m);
     const crc = crc32(data);
     const local = new Uint8Array(30 + name.length);
     const lv = new DataView(local.buffer);
@@ -403,7 +391,7 @@ test('a .npz with a damaged member (CRC)', () => {
   const dir = copyFixture('mlp');
   const x = xMember([2, 5], new Float32Array(10));
   const built = npz([x, yMember([0, 1])]);
-  built[30 + 'x.npy'.length + npy(x).length - 1] ^= 0xff; // the last data byte of x
+  built[30 + 'x.npy'.length + npyOf(x).length - 1] ^= 0xff; // the last data byte of x
   writeFileSync(join(dir, 'data.npz'), built);
   assertBadInput(inspect(dir, []), /data\.npz: member 'x\.npy': CRC-32 mismatch/);
 });

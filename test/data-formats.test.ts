@@ -5,6 +5,7 @@
  * synthetic data used without a data file: flagged as synthetic, 256 examples by default, deterministic
  * per seed, labels in range.
  */
+import { f32, i64, npy } from './npyWriter.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,20 +34,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 // ---- writing the same examples in every format ----
 
-function npy(descr: string, shape: number[], data: Uint8Array): Uint8Array {
-  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const h = new TextEncoder().encode(header);
-  const out = new Uint8Array(10 + h.length + data.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(out.buffer).setUint16(8, h.length, true);
-  out.set(h, 10);
-  out.set(data, 10 + h.length);
-  return out;
-}
-const f32 = (a: ArrayLike<number>) => new Uint8Array(Float32Array.from(a).buffer);
-const i64 = (a: ArrayLike<number>) => new Uint8Array(BigInt64Array.from(Array.from(a, (v) => BigInt(v))).buffer);
 
 function fixture(name: string): { x: NdArray; y: NdArray } {
   const a = readNpz(join(FIXTURES, name, 'data.npz'));

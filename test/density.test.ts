@@ -1,4 +1,4 @@
-import { haarColumns } from './matrices.js';
+import { denseMatVec, haarColumns, pinnedMatrix } from './matrices.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../extension/estimators/rng.js';
@@ -6,56 +6,11 @@ import { spectralDensity, type SpectralDensity } from '../extension/estimators/d
 import type { MatVec } from '../extension/estimators/types.js';
 import { CancelledError } from '../extension/errors.js';
 
-// ---- The pinned acceptance matrix (same construction as test/estimators-sketch.test.ts) ------------
+// ---- The pinned acceptance matrix (test/matrices.ts) ------------------------------------------------
 
-interface Eigen {
-  n: number;
-  a: Float64Array; // row-major, symmetric
-  lambda: number[];
-  vectors: Float64Array[]; // unit eigenvectors, vectors[k] ↔ lambda[k]
-}
+const pinned = pinnedMatrix;
 
 
-/** n = 1000: 10 eigenvalues log-spaced in [10, 100], 990 from N(0.01, 0.05²), Haar eigenvectors; Rng(0). */
-let pinnedCache: Eigen | null = null;
-function pinned(): Eigen {
-  if (pinnedCache) return pinnedCache;
-  const n = 1000;
-  const rng = new Rng(0);
-  const lambda = [...Array.from({ length: 10 }, (_, i) => 10 * 10 ** (i / 9)), ...Array.from({ length: 990 }, () => 0.01 + 0.05 * rng.normal())];
-  const vectors = haarColumns(n, rng);
-  const rows = Array.from({ length: n }, (_, i) => Float64Array.from({ length: n }, (_, k) => vectors[k][i]));
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const w = rows[i].map((x, k) => x * lambda[k]);
-    for (let j = i; j < n; j++) {
-      const u = rows[j];
-      let s = 0;
-      for (let k = 0; k < n; k++) s += w[k] * u[k];
-      a[i * n + j] = s;
-      a[j * n + i] = s;
-    }
-  }
-  return (pinnedCache = { n, a, lambda, vectors });
-}
-
-function denseMatVec(m: { n: number; a: Float64Array }): MatVec & { calls: number } {
-  const { n, a } = m;
-  const f = async (v: Float32Array): Promise<Float32Array> => {
-    f.calls++;
-    const x = new Float64Array(v);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = i * n;
-      let s = 0;
-      for (let j = 0; j < n; j++) s += a[row + j] * x[j];
-      out[i] = s;
-    }
-    return out;
-  };
-  f.calls = 0;
-  return f;
-}
 
 function mulExact(m: { n: number; a: Float64Array }, z: ArrayLike<number>): Float64Array {
   const out = new Float64Array(m.n);

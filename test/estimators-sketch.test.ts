@@ -1,4 +1,4 @@
-import { haarColumns } from './matrices.js';
+import { denseMatVec, fromEigen, haarColumns, pinnedMatrix, type Dense } from './matrices.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, derive } from '../extension/estimators/rng.js';
@@ -11,49 +11,10 @@ import { CancelledError } from '../extension/errors.js';
 
 // ---- Exact test matrices (dense, float64) -----------------------------------------------------------
 
-interface Dense {
-  n: number;
-  a: Float64Array; // row-major, symmetric
-  diag: Float64Array;
-  trace: number;
-}
-
-function dense(n: number, a: Float64Array): Dense {
-  const diag = Float64Array.from({ length: n }, (_, i) => a[i * n + i]);
-  return { n, a, diag, trace: diag.reduce((s, x) => s + x, 0) };
-}
 
 
-/** Σ_k λ_k q_k q_kᵀ. */
-function fromEigen(lambda: number[], q: Float64Array[]): Dense {
-  const n = q[0].length;
-  const r = lambda.length;
-  const rows = Array.from({ length: n }, (_, i) => Float64Array.from({ length: r }, (_, k) => q[k][i]));
-  const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const w = rows[i].map((x, k) => x * lambda[k]);
-    for (let j = i; j < n; j++) {
-      const u = rows[j];
-      let s = 0;
-      for (let k = 0; k < r; k++) s += w[k] * u[k];
-      a[i * n + j] = s;
-      a[j * n + i] = s;
-    }
-  }
-  return dense(n, a);
-}
-
-/**
- * The pinned acceptance matrix: n = 1000, 10 eigenvalues log-spaced in [10, 100], 990 drawn from
- * N(0.01, 0.05²), Haar-random eigenvectors; everything from Rng(0). Built once (≈2.5 s).
- */
-let pinnedCache: Dense | null = null;
-function pinned(): Dense {
-  if (pinnedCache) return pinnedCache;
-  const rng = new Rng(0);
-  const lambda = [...Array.from({ length: 10 }, (_, i) => 10 * 10 ** (i / 9)), ...Array.from({ length: 990 }, () => 0.01 + 0.05 * rng.normal())];
-  return (pinnedCache = fromEigen(lambda, haarColumns(1000, rng)));
-}
+/** The pinned acceptance matrix (test/matrices.ts). */
+const pinned = (): Dense => pinnedMatrix();
 
 /** Small dense symmetric matrix with outliers and negative eigenvalues. */
 function smallMatrix(n: number, seed: number): Dense {
@@ -62,30 +23,6 @@ function smallMatrix(n: number, seed: number): Dense {
   return fromEigen(lambda, haarColumns(n, rng));
 }
 
-/** The float32 matvec of a dense matrix (float64 accumulation, rounded once), counting calls. */
-function denseMatVec(m: Dense): MatVec & { calls: number } {
-  const { n, a } = m;
-  const f = async (v: Float32Array): Promise<Float32Array> => {
-    f.calls++;
-    const x = new Float64Array(v);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = i * n;
-      let s0 = 0;
-      let s1 = 0;
-      let j = 0;
-      for (; j + 1 < n; j += 2) {
-        s0 += a[row + j] * x[j];
-        s1 += a[row + j + 1] * x[j + 1];
-      }
-      if (j < n) s0 += a[row + j] * x[j];
-      out[i] = s0 + s1;
-    }
-    return out;
-  };
-  f.calls = 0;
-  return f;
-}
 
 function relL2(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let num = 0;

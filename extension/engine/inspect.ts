@@ -270,14 +270,13 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       // Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), Gaussian broadening as in PyHessian.
       const steps = Math.min(o.densitySteps, P, maxSteps);
       const t0 = Date.now();
-      const d = await spectralDensity(matvec, P, {
+      density = await spectralDensity(matvec, P, {
         runs: o.densityRuns,
         steps,
         rng: new Rng(derive(o.seed, 4)),
         signal,
         onRun: (run: number) => report({ phase: 'eigenvalues', message: 'spectral density (Lanczos runs)', done: run, total: o.densityRuns, eta: eta(t0, run, o.densityRuns) }),
       });
-      density = { runs: d.runs, steps: d.steps, nodes: d.nodes, weights: d.weights, grid: d.grid, values: d.values, sigma: d.sigma, matvecs: d.matvecs };
     }
     report({ phase: 'done', message: 'done', done: 1, total: 1, eta: 0 });
     return {
