@@ -118,33 +118,42 @@ export interface Progress {
 // ---------------------------------------------------------------------------------------------------
 // Messages. Host ⇄ worker over the child process' IPC channel; host ⇄ webview over postMessage.
 
-/** What the host asks the worker to do (the worker runs one inspection at a time). */
-export interface WorkerInspectOptions {
+/** The settings of one inspection (CLI flags, extension settings); unset fields take the engine's defaults. */
+export interface InspectSettings {
   modelPath: string;
-  /** Null: synthetic data. */
+  /** Null: synthetic data (see synthetic.ts). */
   dataPath: string | null;
   /** Labels of .npy data (default: y.npy beside x.npy). */
   labelsPath?: string | null;
   /** Label column of .csv data: header name or 0-based index (default: the last column). */
   labelColumn?: string | number | null;
-  /** Examples of synthetic data when dataPath is null (default 256). */
+  /** Examples of synthetic data, when there is no data file (default 256). */
   syntheticExamples?: number;
-  loss: string | null;
-  samples: number;
-  top: number;
-  bottom: number;
-  exact: boolean;
-  exactLimit: number;
-  seed: number;
-  backend: 'auto' | 'cpu' | 'wasm' | 'tensorflow';
-  memoryBudget: number;
+  loss?: string | null;
+  samples?: number;
+  top?: number;
+  bottom?: number;
+  exact?: boolean;
+  exactLimit?: number;
+  seed?: number;
+  /** auto: tfjs-node if installed, else wasm, else cpu; every backend is self-tested first. */
+  backend?: 'auto' | 'cpu' | 'wasm' | 'tensorflow';
+  /** Bytes the run may use for vectors, data chunks and activations. */
+  memoryBudget?: number;
+  /** Diagonal estimator: Hutchinson (`samples` probes) or XDiag (`matvecs`, trace from the same sketch). */
   estimator?: 'hutchinson' | 'xdiag';
+  /** Trace estimator; default: the diagonal's (Hutchinson, or XTrace with XDiag). */
   traceEstimator?: 'hutchinson' | 'hutch++' | 'xtrace';
+  /** Matvec budget of the sketching estimators (XDiag + XTrace together, or Hutch++/XTrace alone). */
   matvecs?: number;
+  /** Stochastic Lanczos quadrature spectral density. */
   density?: boolean;
   densityRuns?: number;
   densitySteps?: number;
 }
+
+/** What the host asks the worker to do (the worker runs one inspection at a time). */
+export type WorkerInspectOptions = InspectSettings;
 
 export type HostToWorker = { type: 'inspect'; id: number; options: WorkerInspectOptions } | { type: 'cancel'; id: number };
 

@@ -5,7 +5,7 @@
  * an AbortSignal between HVPs. Imports no vscode.
  */
 import { CancelledError, InputError } from '../errors.js';
-import type { ConvergencePoint, DiagonalEstimate, EigenSummary, InspectResult, LayerResult, Progress, TraceEstimate } from '../protocol.js';
+import type { ConvergencePoint, DiagonalEstimate, EigenSummary, InspectResult, InspectSettings, LayerResult, Progress, TraceEstimate } from '../protocol.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
 import { prepareData, readArrays } from '../readers/dataset.js';
 import { hutchinson } from '../estimators/hutchinson.js';
@@ -23,36 +23,8 @@ import { buildNetwork } from './network.js';
 import { Objective } from './objective.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
-export interface InspectOptions {
-  modelPath: string;
-  /** Null: synthetic data (see synthetic.ts). */
-  dataPath: string | null;
-  /** Labels of .npy data (default: y.npy beside x.npy). */
-  labelsPath?: string | null;
-  /** Label column of .csv data: header name or 0-based index (default: the last column). */
-  labelColumn?: string | number | null;
-  /** Examples of synthetic data, when there is no data file (default 256). */
-  syntheticExamples?: number;
-  loss?: string | null;
-  samples?: number;
-  top?: number;
-  bottom?: number;
-  exact?: boolean;
-  exactLimit?: number;
-  seed?: number;
-  backend?: BackendRequest;
-  /** Bytes the run may use for vectors, data chunks and activations. */
-  memoryBudget?: number;
-  /** Diagonal estimator: Hutchinson (`samples` probes) or XDiag (`matvecs`, trace from the same sketch). */
-  estimator?: 'hutchinson' | 'xdiag';
-  /** Trace estimator; default: the diagonal's (Hutchinson, or XTrace with XDiag). */
-  traceEstimator?: 'hutchinson' | 'hutch++' | 'xtrace';
-  /** Matvec budget of the sketching estimators (XDiag + XTrace together, or Hutch++/XTrace alone). */
-  matvecs?: number;
-  /** Stochastic Lanczos quadrature spectral density. */
-  density?: boolean;
-  densityRuns?: number;
-  densitySteps?: number;
+/** The run's settings (shared with the worker protocol) and its cancellation and progress hooks. */
+export interface InspectOptions extends InspectSettings {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
