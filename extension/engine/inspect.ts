@@ -6,7 +6,6 @@
  */
 import { CancelledError, InputError } from '../errors.js';
 import type { ConvergencePoint, DiagonalEstimate, EigenSummary, InspectResult, InspectSettings, LayerResult, Progress, TraceEstimate } from '../protocol.js';
-import { readTfjsModel } from '../readers/tfjsModel.js';
 import { prepareData, readArrays } from '../readers/dataset.js';
 import { hutchinson } from '../estimators/hutchinson.js';
 import { hutchpp } from '../estimators/hutchpp.js';
@@ -19,7 +18,7 @@ import { derive, Rng } from '../estimators/rng.js';
 import type { LanczosResult, MatVec } from '../estimators/types.js';
 import { VERSION } from '../version.js';
 import { chooseBackend, type BackendRequest } from './backend.js';
-import { buildNetwork } from './network.js';
+import { loadModel } from './loadModel.js';
 import { Objective } from './objective.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
@@ -70,8 +69,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   check();
 
   report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
-  const model = readTfjsModel(o.modelPath);
-  const net = buildNetwork(model);
+  const { net, trainingLoss } = loadModel(o.modelPath);
   const P = net.size;
   const vectorBytes = 4 * P;
   if (16 * vectorBytes > o.memoryBudget) {
@@ -84,7 +82,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     // The exact Hessian in float32 plus a float64 copy of the largest block for the eigensolver.
     throw new InputError(o.modelPath, `--exact keeps the ${P}×${P} Hessian (${mb(12 * P * P)} MB with its eigensolver copy), above the memory budget of ${mb(o.memoryBudget)} MB; raise --memory-budget or drop --exact`);
   }
-  const requestedLoss = chosenLoss(o.loss ?? null, model.trainingLoss);
+  const requestedLoss = chosenLoss(o.loss ?? null, trainingLoss);
   const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
   const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
   const dataName = o.dataPath ?? 'synthetic data';
