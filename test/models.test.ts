@@ -219,3 +219,24 @@ test('estimator flags are checked', async () => {
   await assert.rejects(run('mlp', { matvecs: 1 }), /--matvecs must be an integer ≥ 2/);
   await assert.rejects(run('mlp', { exact: true, estimator: 'xdiag' }), /--exact computes the diagonal and trace exactly/);
 });
+
+test('default estimator: XDiag/XTrace unless --samples implies Hutchinson; a sketch over the memory budget falls back (or, chosen, is refused)', async () => {
+  const d = await run('mlp', { matvecs: 20, top: 1, bottom: 1 });
+  assert.equal(d.layers[0].tensors[0].diagonal.method, 'xdiag');
+  assert.equal(d.global.trace.method, 'xtrace');
+  const s = await run('mlp', { samples: 4, top: 1, bottom: 1 });
+  assert.equal(s.layers[0].tensors[0].diagonal.method, 'hutchinson');
+  assert.equal(s.global.trace.method, 'hutchinson');
+  const hp = await run('mlp', { traceEstimator: 'hutch++', matvecs: 20, top: 1, bottom: 1 });
+  assert.equal(hp.layers[0].tensors[0].diagonal.method, 'hutchinson');
+  assert.equal(hp.global.trace.method, 'hutch++');
+  // The mlp has P parameters: a sketch of m HVPs keeps ≈ 10·m·P bytes; make that exceed the budget.
+  const P = d.model.parameters;
+  const budget = 16 * 4 * P + 10 * 1000 * P - 1;
+  const notes: string[] = [];
+  const f = await run('mlp', { matvecs: 1000, samples: undefined, memoryBudget: budget, top: 1, bottom: 1, onProgress: (p: { note?: string }) => p.note && notes.push(p.note) });
+  assert.equal(f.layers[0].tensors[0].diagonal.method, 'hutchinson');
+  assert.equal(f.global.trace.method, 'hutchinson');
+  assert.ok(notes.some((n) => /XDiag\/XTrace sketch of 1000 HVPs needs .* using Hutchinson/.test(n)), notes.join('\n'));
+  await assert.rejects(run('mlp', { estimator: 'xdiag', matvecs: 1000, memoryBudget: budget }), /sketch of 1000 HVPs needs .*lower --matvecs, raise --memory-budget, or use --estimator hutchinson/);
+});

@@ -26,15 +26,17 @@ Options:
   --label-column C       .csv label column: a header name or a 0-based index, negative from the end
                          (default: the last column; the first row is a header when a cell is text)
   --examples N           synthetic examples without --data (default ${DEFAULTS.syntheticExamples})
-  --estimator E          diagonal: hutchinson (--samples probes) | xdiag (--matvecs, with the XTrace
-                         trace from the same sketch; far smaller error when H has outlier eigenvalues)
+  --estimator E          diagonal: xdiag (default: --matvecs HVPs, with the XTrace trace from the same
+                         sketch; far smaller error when H has outlier eigenvalues) | hutchinson (--samples
+                         probes; the default when --samples is given or the sketch exceeds the memory budget)
   --trace-estimator T    hutchinson | hutch++ | xtrace (a better global trace from --matvecs more HVPs)
   --matvecs M            HVP budget of the sketching estimators (default ${DEFAULTS.matvecs})
   --density              spectral density by stochastic Lanczos quadrature
   --density-runs R       Lanczos runs (default ${DEFAULTS.densityRuns}); --density-steps S: steps each (default ${DEFAULTS.densitySteps})
   --loss NAME            sparse-categorical-cross-entropy | categorical-cross-entropy |
                          binary-cross-entropy | mean-squared-error (default: inferred)
-  --samples N            Hutchinson probes for the diagonal and trace (default ${DEFAULTS.samples})
+  --samples N            Hutchinson probes for the diagonal and trace (default ${DEFAULTS.samples}); implies
+                         --estimator hutchinson
   --top K / --bottom K   largest / smallest eigenvalues to find (default ${DEFAULTS.top} / ${DEFAULTS.bottom})
   --exact                exact diagonal, trace and eigenvalues from one HVP per parameter
   --exact-limit P        refuse --exact above P parameters (default ${DEFAULTS.exactLimit})

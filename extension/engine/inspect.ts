@@ -28,7 +28,7 @@ export interface InspectOptions extends InspectSettings {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { estimator: 'hutchinson' as const, matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
+export const DEFAULTS = { matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -47,8 +47,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   checkCount('--matvecs', o.matvecs, 2);
   checkCount('--density-runs', o.densityRuns, 1);
   checkCount('--density-steps', o.densitySteps, 2);
+  // With no estimator chosen, the sketch (XDiag + XTrace) unless Hutchinson is implied by --samples or a
+  // Hutchinson-family trace estimator; a sketch too large for the memory budget falls back below.
+  const impliesHutchinson = options.samples !== undefined || (options.traceEstimator !== undefined && options.traceEstimator !== 'xtrace');
+  o.estimator = options.estimator ?? (impliesHutchinson ? 'hutchinson' : 'xdiag');
   if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
-  const traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
+  let traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
   if (!['hutchinson', 'hutch++', 'xtrace'].includes(traceMethod)) throw new InputError(null, `--trace-estimator ${traceMethod} is not one of hutchinson, hutch++, xtrace`);
   if (o.exact && (options.estimator !== undefined || options.traceEstimator !== undefined)) {
     throw new InputError(null, '--exact computes the diagonal and trace exactly; drop --estimator / --trace-estimator');
@@ -82,6 +86,16 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     // The exact Hessian in float32 plus a float64 copy of the largest block for the eigensolver.
     throw new InputError(o.modelPath, `--exact keeps the ${P}×${P} Hessian (${mb(12 * P * P)} MB with its eigensolver copy), above the memory budget of ${mb(o.memoryBudget)} MB; raise --memory-budget or drop --exact`);
   }
+  // XDiag/XTrace keep ≈ (m/2)·P·20 bytes of sketch (see xtraceDiag).
+  const sketchBytes = 10 * o.matvecs * P;
+  let estimatorNote: string | null = null;
+  if (!o.exact && o.estimator === 'xdiag' && 16 * vectorBytes + sketchBytes > o.memoryBudget) {
+    const what = `the XDiag/XTrace sketch of ${o.matvecs} HVPs needs ${mb(sketchBytes)} MB for ${P} parameters, above the memory budget of ${mb(o.memoryBudget)} MB`;
+    if (options.estimator === 'xdiag') throw new InputError(o.modelPath, `${what}; lower --matvecs, raise --memory-budget, or use --estimator hutchinson`);
+    o.estimator = 'hutchinson';
+    traceMethod = 'hutchinson';
+    estimatorNote = `${what}: using Hutchinson (${o.samples} probes) instead`;
+  }
   const requestedLoss = chosenLoss(o.loss ?? null, trainingLoss);
   const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
   const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
@@ -89,6 +103,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const { dataset, loss } = prepareData(dataName, arrays.x, arrays.y, net, requestedLoss, 'labelsPath' in arrays ? arrays.labelsPath : dataName);
   if (synthetic) report({ phase: 'load', message: 'synthetic data', done: 0, total: 1, eta: null, note: `no data file: ${synthetic.description}` });
   report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: `loss: ${loss.name} (${loss.reason})` });
+  if (estimatorNote) report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: estimatorNote });
   const dataBytes = 4 * (dataset.x.length + dataset.y.length);
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));

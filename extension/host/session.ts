@@ -103,7 +103,7 @@ export class Session implements vscode.Disposable {
       modelPath,
       dataPath: data.dataPath,
       loss: data.loss,
-      samples: cfg.get<number>('samples', 100),
+      samples: configured<number>(cfg, 'samples'),
       top: cfg.get<number>('top', 5),
       bottom: cfg.get<number>('bottom', 5),
       exact: cfg.get<boolean>('exact', false),
@@ -111,8 +111,9 @@ export class Session implements vscode.Disposable {
       seed: cfg.get<number>('seed', 0),
       backend: cfg.get<WorkerInspectOptions['backend']>('backend', 'auto'),
       memoryBudget: cfg.get<number>('memoryBudgetMB', 2048) * 2 ** 20,
-      // Exact mode has no estimator (the engine refuses the combination).
-      estimator: cfg.get<boolean>('exact', false) ? undefined : cfg.get<'hutchinson' | 'xdiag'>('estimator', 'hutchinson'),
+      // Exact mode has no estimator (the engine refuses the combination). Unset, the engine's default
+      // applies: XDiag, or Hutchinson when only the samples are set or the sketch exceeds the budget.
+      estimator: cfg.get<boolean>('exact', false) ? undefined : configured<'hutchinson' | 'xdiag'>(cfg, 'estimator'),
       matvecs: cfg.get<number>('matvecs', 100),
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
@@ -286,4 +287,10 @@ function strip(result: InspectResult): InspectResult {
     ...result,
     layers: result.layers.map((l) => ({ ...l, tensors: l.tensors.map((t) => ({ ...t, diagonal: { ...t.diagonal, values: undefined, stderr: undefined } })) })),
   };
+}
+
+/** A setting's value where the user set it (any scope), else undefined so that the engine's default applies. */
+function configured<T>(cfg: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const i = cfg.inspect<T>(key);
+  return i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
 }
