@@ -62,6 +62,12 @@ export interface TensorResult {
   name: string;
   shape: number[];
   diagonal: DiagonalEstimate;
+  /**
+   * With `ggnDiagonal`: the exact diagonal of the generalised Gauss-Newton matrix (method 'exact',
+   * matvecs 0; see engine/ggn.ts). Equals the Hessian's diagonal for piecewise-linear (ReLU) networks;
+   * diagonal − ggnDiagonal is the network's own curvature, the part that can be negative.
+   */
+  ggnDiagonal?: DiagonalEstimate;
 }
 
 export interface LayerResult {
@@ -146,6 +152,8 @@ export interface InspectSettings {
   traceEstimator?: 'hutchinson' | 'hutch++' | 'xtrace';
   /** Matvec budget of the sketching estimators (XDiag + XTrace together, or Hutch++/XTrace alone). */
   matvecs?: number;
+  /** Also compute the exact GGN diagonal (per-example factors; D·N single-example backward passes). */
+  ggnDiagonal?: boolean;
   /** Stochastic Lanczos quadrature spectral density. */
   density?: boolean;
   densityRuns?: number;

@@ -548,6 +548,7 @@ def compute_reference(model, theta32, x, y):
         "layers": [],
     }
     diag = np.diag(Hs)
+    ggn = ggn_diagonal(model, theta, xt, yt)
     for i, tensors in enumerate(model.tensors_per_layer):
         if not tensors:
             continue
@@ -563,12 +564,26 @@ def compute_reference(model, theta32, x, y):
                 "top": block_top,
                 "bottom": block_bottom,
                 "tensors": [
-                    {"suffix": suffix, "shape": list(shape), "diagonal": [float(v) for v in diag[a:b]]}
+                    {"suffix": suffix, "shape": list(shape), "diagonal": [float(v) for v in diag[a:b]],
+                     "ggnDiagonal": [float(v) for v in ggn[a:b]]}
                     for _, suffix, shape, a, b in slices
                 ],
             }
         )
     return ref, H, f, theta
+
+
+def ggn_diagonal(model, theta, xt, yt):
+    """diag of the generalised Gauss-Newton matrix G = Jᵀ H_z J, built densely: J the Jacobian of all
+    logits (every example and output) in θ, H_z the Hessian of the loss in the logits (block diagonal
+    over examples). No square-root factorisation, no per-example trick: an independent reference."""
+    J = torch.autograd.functional.jacobian(lambda t: model.logits(t, xt), theta)
+    z = model.logits(theta, xt).detach()
+    Hz = torch.autograd.functional.hessian(lambda zz: torch_loss(model.loss_name, zz, yt), z)
+    n = z.numel()
+    Jf = J.reshape(n, -1)
+    G = Jf.T @ Hz.reshape(n, n) @ Jf
+    return np.diag(G.numpy())
 
 
 def name_reference(ref, names):
@@ -580,7 +595,8 @@ def name_reference(ref, names):
         entry = {"name": name}
         entry.update({k: v for k, v in layer.items() if k not in ("layerIndex", "tensors")})
         entry["tensors"] = [
-            {"name": f"{name}/{t['suffix']}", "shape": t["shape"], "diagonal": t["diagonal"]} for t in layer["tensors"]
+            {"name": f"{name}/{t['suffix']}", "shape": t["shape"], "diagonal": t["diagonal"], "ggnDiagonal": t["ggnDiagonal"]}
+            for t in layer["tensors"]
         ]
         out["layers"].append(entry)
     return out

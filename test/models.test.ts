@@ -240,3 +240,27 @@ test('default estimator: XDiag/XTrace unless --samples implies Hutchinson; a ske
   assert.ok(notes.some((n) => /XDiag\/XTrace sketch of 1000 HVPs needs .* using Hutchinson/.test(n)), notes.join('\n'));
   await assert.rejects(run('mlp', { estimator: 'xdiag', matvecs: 1000, memoryBudget: budget }), /sketch of 1000 HVPs needs .*lower --matvecs, raise --memory-budget, or use --estimator hutchinson/);
 });
+
+test('--ggn-diagonal: the exact GGN diagonal matches torch float64 (Jᵀ H_z J built densely); equals the Hessian diagonal for ReLU and linear models, differs for tanh', async () => {
+  for (const name of ['rescnn', 'logistic', 'regression', 'mlp', 'cnn', 'textclf']) {
+    const R = ref(name);
+    const r = await run(name, { exact: true, ggnDiagonal: true, top: 1, bottom: 1 });
+    const got = r.layers.flatMap((l) => l.tensors.flatMap((t) => t.ggnDiagonal!.values!));
+    const want = R.layers.flatMap((l: any) => l.tensors.flatMap((t: any) => t.ggnDiagonal));
+    const hess = r.layers.flatMap((l) => l.tensors.flatMap((t) => t.diagonal.values!));
+    const err = relL2(got, want);
+    assert.ok(err < 1e-5, `${name}: GGN diagonal rel. error ${err}`);
+    assert.equal(r.layers[0].tensors[0].ggnDiagonal!.method, 'exact');
+    const gap = relL2(hess, got);
+    if (['rescnn', 'logistic', 'regression'].includes(name)) assert.ok(gap < 1e-5, `${name}: H and GGN diagonals differ by ${gap}`);
+    else assert.ok(gap > 0.05, `${name}: smooth network, yet GGN ≈ H on the diagonal (${gap})`);
+  }
+});
+
+test('--ggn-diagonal gives the same numbers whatever the number of stacked copies per pass', async () => {
+  const a = await run('cnn', { samples: 2, ggnDiagonal: true, top: 1, bottom: 1 });
+  const b = await run('cnn', { samples: 2, ggnDiagonal: true, top: 1, bottom: 1, memoryBudget: 1.2e6 });
+  const ga = a.layers.flatMap((l) => l.tensors.flatMap((t) => t.ggnDiagonal!.values!));
+  const gb = b.layers.flatMap((l) => l.tensors.flatMap((t) => t.ggnDiagonal!.values!));
+  assert.ok(relL2(ga, gb) < 1e-6, `${relL2(ga, gb)}`);
+});

@@ -31,6 +31,7 @@ Options:
                          probes; the default when --samples is given or the sketch exceeds the memory budget)
   --trace-estimator T    hutchinson | hutch++ | xtrace (a better global trace from --matvecs more HVPs)
   --matvecs M            HVP budget of the sketching estimators (default ${DEFAULTS.matvecs})
+  --ggn-diagonal         also the exact generalised Gauss-Newton diagonal (= the Hessian's for ReLU nets)
   --density              spectral density by stochastic Lanczos quadrature
   --density-runs R       Lanczos runs (default ${DEFAULTS.densityRuns}); --density-steps S: steps each (default ${DEFAULTS.densitySteps})
   --loss NAME            sparse-categorical-cross-entropy | categorical-cross-entropy |
@@ -63,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
         'trace-estimator': { type: 'string' },
         matvecs: { type: 'string' },
         density: { type: 'boolean' },
+        'ggn-diagonal': { type: 'boolean' },
         'density-runs': { type: 'string' },
         'density-steps': { type: 'string' },
         loss: { type: 'string' },
@@ -128,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
       traceEstimator: v['trace-estimator'] as 'hutchinson' | 'hutch++' | 'xtrace' | undefined,
       matvecs: int('matvecs', v.matvecs),
       density: v.density ?? false,
+      ggnDiagonal: v['ggn-diagonal'] ?? false,
       densityRuns: int('density-runs', v['density-runs']),
       densitySteps: int('density-steps', v['density-steps']),
       loss: v.loss ?? null,

@@ -23,16 +23,17 @@ export function resultJson(result: InspectResult, jsonPath: string | null, inlin
     const stem = basename(jsonPath).replace(/\.json$/i, '');
     for (const layer of copy.layers) {
       for (const t of layer.tensors) {
-        const d = t.diagonal;
-        if (!d.values || d.values.length <= inlineLimit) continue;
-        const safe = t.name.replace(/[^A-Za-z0-9._-]+/g, '_');
-        d.valuesFile = `${stem}.${safe}.diagonal.f32`;
-        atomicWrite(join(dirname(jsonPath), d.valuesFile), f32le(d.values));
-        delete d.values;
-        if (d.stderr) {
-          d.stderrFile = `${stem}.${safe}.stderr.f32`;
-          atomicWrite(join(dirname(jsonPath), d.stderrFile), f32le(d.stderr));
-          delete d.stderr;
+        for (const [kind, d] of [['diagonal', t.diagonal], ['ggn', t.ggnDiagonal]] as const) {
+          if (!d?.values || d.values.length <= inlineLimit) continue;
+          const safe = t.name.replace(/[^A-Za-z0-9._-]+/g, '_');
+          d.valuesFile = `${stem}.${safe}.${kind}.f32`;
+          atomicWrite(join(dirname(jsonPath), d.valuesFile), f32le(d.values));
+          delete d.values;
+          if (d.stderr) {
+            d.stderrFile = `${stem}.${safe}.stderr.f32`;
+            atomicWrite(join(dirname(jsonPath), d.stderrFile), f32le(d.stderr));
+            delete d.stderr;
+          }
         }
       }
     }

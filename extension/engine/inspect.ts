@@ -28,7 +28,7 @@ export interface InspectOptions extends InspectSettings {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
+export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -218,6 +218,15 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     }
     if (convergence.length) globalTrace.convergence = convergence;
 
+    // The exact GGN diagonal (ggn.ts): per-example squared factors from stacked weight copies.
+    let ggn: Float64Array | null = null;
+    if (o.ggnDiagonal) {
+      const t0 = Date.now();
+      const maxCopies = Math.max(1, Math.min(256, Math.floor(activationBudget / (12 * P + 12 * net.activationBytesPerExample))));
+      ggn = obj.ggnDiagonal(maxCopies, (done, total) => report({ phase: 'diagonal', message: 'GGN diagonal (per-example factors)', done, total, eta: eta(t0, done, total) }));
+      check();
+    }
+
     // Eigenvalues: Lanczos on H (or, with --exact, on the Hessian already built from HVPs).
     const maxSteps = Math.max(1, Math.min(MAX_LANCZOS_STEPS, Math.floor(o.memoryBudget / 4 / vectorBytes)));
     const eig = async (start: number, end: number, stream: number, phase: 'eigenvalues' | 'layers', label: string): Promise<EigenSummary> => {
@@ -247,7 +256,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         parameters: b.end - b.start,
         trace: blockTraces[i],
         eigenvalues,
-        tensors: b.params.map((p) => ({ name: p.name, shape: p.shape, diagonal: diagonalOf(diag, diagStderr, p.offset, p.size, diagMeta) })),
+        tensors: b.params.map((p) => ({
+          name: p.name,
+          shape: p.shape,
+          diagonal: diagonalOf(diag, diagStderr, p.offset, p.size, diagMeta),
+          ...(ggn ? { ggnDiagonal: diagonalOf(ggn, null, p.offset, p.size, { method: 'exact', samples: null, matvecs: 0 }) } : {}),
+        })),
       });
     }
     let density: InspectResult['global']['density'];

@@ -10,6 +10,8 @@ import { tf } from './tfjs.js';
 import type { Network } from './network.js';
 import { lossSum, type LossSpec } from './loss.js';
 import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
+import { activate } from './layers.js';
+import { ggnOnLogits, lossFactorColumns } from './ggn.js';
 
 export interface Dataset {
   x: Float32Array;
@@ -110,6 +112,55 @@ export class Objective {
       if (K > 1) weights.forEach((t) => t.dispose());
     }
     return out.map((o) => Float32Array.from(o));
+  }
+
+  /**
+   * The exact diagonal of the generalised Gauss-Newton matrix, flat (see ggn.ts): squared per-example
+   * gradients of ⟨s_nj, o_n⟩ from stacked weight copies, one copy per (example, factor column), at most
+   * `maxCopies` at a time. Costs D·N single-example backward passes (D outputs per example).
+   */
+  ggnDiagonal(maxCopies: number, onProgress?: (done: number, total: number) => void): Float64Array {
+    const D = this.net.outputShape.reduce((a, b) => a * b, 1);
+    const last = this.net.outputShape[this.net.outputShape.length - 1];
+    const onLogits = ggnOnLogits(this.loss);
+    const cols = Math.max(1, Math.min(D, maxCopies));
+    const B = Math.max(1, Math.floor(maxCopies / cols));
+    const diag = new Float64Array(this.size);
+    let done = 0;
+    for (const c of this.chunks) {
+      for (let s = 0; s < c.n; s += B) {
+        const b = Math.min(B, c.n - s);
+        const [x, y, out] = tf.tidy(() => {
+          const x = tf.slice(c.x, s, b);
+          return [tf.keep(x), tf.slice(c.y, s, b), this.net.logits(this.weights, x)];
+        });
+        const yv = y.dataSync() as Float32Array;
+        const ov = out.dataSync() as Float32Array;
+        y.dispose();
+        out.dispose();
+        for (let j0 = 0; j0 < D; j0 += cols) {
+          const columns = Array.from({ length: Math.min(cols, D - j0) }, (_, i) => j0 + i);
+          const K = columns.length * b;
+          const S = lossFactorColumns(this.loss, ov, yv, b, D, last, columns);
+          const sq = tf.tidy(() => {
+            // One copy is the unstacked weights (how Network.logits reads copies = 1).
+            const w = K === 1 ? this.weights : this.weights.map((t) => tf.tile(tf.expandDims(t, 0), [K, ...t.shape.map(() => 1)]));
+            const xs = tf.tile(x, [columns.length, ...x.shape.slice(1).map(() => 1)]);
+            const st = tf.tensor(S, [K, ...this.net.outputShape]);
+            const f = () => {
+              const z = this.net.logits(w, xs, K);
+              return tf.sum(tf.mul(st, onLogits ? z : activate(z, this.net.head))) as tf.Scalar;
+            };
+            const { grads } = valueAndGrads(f, w);
+            return tf.concat(grads.map((g) => tf.reshape(K === 1 ? tf.square(g) : tf.sum(tf.square(g), 0), [-1]))).dataSync() as Float32Array;
+          });
+          for (let i = 0; i < this.size; i++) diag[i] += sq[i] / this.total;
+          onProgress?.((done += K), D * this.total);
+        }
+        x.dispose();
+      }
+    }
+    return diag;
   }
 
   dispose(): void {
