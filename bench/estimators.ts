@@ -8,6 +8,9 @@
  * Matrices: (a) the pinned acceptance matrix: 10 eigenvalues log-spaced in [10, 100], 990 from
  * N(0.01, 0.05²); (b) a power-law spectrum λ_i = 100·i⁻², i = 1 … 1000. Both with Haar-random
  * eigenvectors (Gram–Schmidt on a Gaussian matrix, i.e. its sign-corrected QR), from Rng(0) and Rng(1).
+ * Then the bundled example models (examples/mlp, examples/cnn) with their own data: the exact Hessian from
+ * P HVPs gives the true diagonal and trace; the estimators run on real HVPs (wasm, K at a time), so their
+ * times are what the engine spends.
  */
 import { denseMatVec, fromEigen, haarColumns, pinnedMatrix as pinned, type Dense as Matrix } from '../test/matrices.js';
 import { writeFileSync } from 'node:fs';
@@ -18,6 +21,10 @@ import { hutchinson } from '../extension/estimators/hutchinson.js';
 import { hutchpp } from '../extension/estimators/hutchpp.js';
 import { xtraceDiag } from '../extension/estimators/xtrace.js';
 import type { MatVec } from '../extension/estimators/types.js';
+import { loadModel } from '../extension/engine/loadModel.js';
+import { prepareData, readArrays } from '../extension/readers/dataset.js';
+import { Objective } from '../extension/engine/objective.js';
+import { chooseBackend } from '../extension/engine/backend.js';
 
 
 
@@ -64,11 +71,19 @@ function median(xs: number[]): number {
 
 type Key = 'hTrace' | 'ppTrace' | 'xTrace' | 'hDiag' | 'xDiag' | 'zPp' | 'zX' | 'zDiag' | 'tH' | 'tPp' | 'tX' | 'oH' | 'oPp' | 'oX';
 
-async function measure(A: Dense, m: number, seeds: number): Promise<Record<Key, number[]>> {
+/** What the estimates are compared with: the exact trace and diagonal of an n × n operator. */
+interface Target {
+  n: number;
+  trace: number;
+  diag: ArrayLike<number>;
+}
+
+async function measure(A: Target, m: number, seeds: number, timedMv: ReturnType<typeof timedMatVec>, matvecMany?: (vs: Float32Array[]) => Promise<Float32Array[]>): Promise<Record<Key, number[]>> {
   const out = Object.fromEntries(
     (['hTrace', 'ppTrace', 'xTrace', 'hDiag', 'xDiag', 'zPp', 'zX', 'zDiag', 'tH', 'tPp', 'tX', 'oH', 'oPp', 'oX'] as Key[]).map((k) => [k, [] as number[]]),
   ) as Record<Key, number[]>;
-  const { mv, elapsed, reset } = timedMatVec(A);
+  const { mv, elapsed, reset } = timedMv;
+  const batch = matvecMany ? { size: 32, matvecMany } : undefined;
   const rel = (x: number): number => Math.abs(x - A.trace) / Math.abs(A.trace);
   const timed = async <T>(f: () => Promise<T>, total: number[], own: number[]): Promise<T> => {
     reset();
@@ -80,9 +95,9 @@ async function measure(A: Dense, m: number, seeds: number): Promise<Record<Key, 
     return r;
   };
   for (let seed = 0; seed < seeds; seed++) {
-    const h = await timed(() => hutchinson(mv, A.n, { samples: m, rng: new Rng(seed) }), out.tH, out.oH);
-    const pp = await timed(() => hutchpp(mv, A.n, { matvecs: m, rng: new Rng(seed) }), out.tPp, out.oPp);
-    const x = await timed(() => xtraceDiag(mv, A.n, { matvecs: m, rng: new Rng(seed) }), out.tX, out.oX);
+    const h = await timed(() => hutchinson(mv, A.n, { samples: m, rng: new Rng(seed), batch }), out.tH, out.oH);
+    const pp = await timed(() => hutchpp(mv, A.n, { matvecs: m, rng: new Rng(seed), matvecMany, batchSize: 32 }), out.tPp, out.oPp);
+    const x = await timed(() => xtraceDiag(mv, A.n, { matvecs: m, rng: new Rng(seed), matvecMany, batchSize: 32 }), out.tX, out.oX);
     out.hTrace.push(rel(h.trace.value));
     out.ppTrace.push(rel(pp.value));
     out.xTrace.push(rel(x.trace.value));
@@ -127,7 +142,7 @@ async function main(): Promise<void> {
     const calRows: string[] = [];
     for (const m of budgets) {
       console.error(`${A.name.slice(0, 3)} m = ${m} …`);
-      const r = await measure(A, m, seeds);
+      const r = await measure(A, m, seeds, timedMatVec(A));
       mvMs += r.tH.reduce((acc, t, i) => acc + t - r.oH[i], 0);
       mvCount += m * seeds;
       if (A === matrices[0]) pinnedAt[m] = r;
@@ -144,6 +159,25 @@ async function main(): Promise<void> {
     say('| m | Hutch++ trace | XTrace trace | XDiag diagonal |');
     say('|---:|---:|---:|---:|');
     for (const row of calRows) say(row);
+  }
+  const modelSeeds = Math.min(seeds, 5);
+  const { backend } = await chooseBackend('wasm');
+  say();
+  say(`## The example models (real HVPs on ${backend}; medians over seeds 0–${modelSeeds - 1})`);
+  say();
+  say('| model | P | m | trace: Hutchinson | Hutch++ | XTrace | diagonal: Hutchinson | XDiag | ms total: Hutchinson | Hutch++ | XTrace+XDiag |');
+  say('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const name of ['mlp', 'cnn']) {
+    const { A, mv, many } = await exampleOperator(name);
+    for (const m of budgets.filter((b) => b !== 120)) {
+      console.error(`${name} m = ${m} …`);
+      const r = await measure(A, m, modelSeeds, mv, many);
+      const med = (k: Key): number => median(r[k]);
+      say(
+        `| ${name} | ${A.n} | ${m} | ${e(med('hTrace'))} | ${e(med('ppTrace'))} | ${e(med('xTrace'))} | ${e(med('hDiag'))} | ${e(med('xDiag'))} | ` +
+          `${ms(med('tH'))} | ${ms(med('tPp'))} | ${ms(med('tX'))} |`,
+      );
+    }
   }
   const p = (m: number, k: Key): number => median(pinnedAt[m][k]);
   const reference: Array<[string, Key, number, number]> = [
@@ -169,6 +203,39 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   writeFileSync(join(__dirname, 'estimators-results.md'), lines.join('\n') + '\n');
   console.error(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s; written to bench/estimators-results.md)`);
+}
+
+/** An example model's Hessian as an operator (real HVPs, timed) and its exact trace and diagonal from P HVPs. */
+async function exampleOperator(name: string): Promise<{ A: Target; mv: ReturnType<typeof timedMatVec>; many: (vs: Float32Array[]) => Promise<Float32Array[]> }> {
+  const { net } = loadModel(`examples/${name}/model.json`);
+  const data = `examples/${name}/data.npz`;
+  const { x, y } = readArrays(data);
+  const { dataset, loss } = prepareData(data, x, y, net, null);
+  const obj = new Objective(net, dataset, loss, dataset.examples);
+  const P = net.size;
+  const diag = new Float64Array(P);
+  for (let s = 0; s < P; s += 32) {
+    const cols = Array.from({ length: Math.min(32, P - s) }, (_, k) => {
+      const e = new Float32Array(P);
+      e[s + k] = 1;
+      return e;
+    });
+    obj.hvpMany(cols).forEach((h, k) => (diag[s + k] = h[s + k]));
+  }
+  let elapsedMs = 0;
+  const time = <T>(f: () => T): T => {
+    const t = performance.now();
+    const r = f();
+    elapsedMs += performance.now() - t;
+    return r;
+  };
+  const mv = {
+    mv: (async (v: Float32Array) => time(() => obj.hvp(v))) as MatVec,
+    elapsed: () => elapsedMs,
+    reset: () => (elapsedMs = 0),
+  };
+  const many = async (vs: Float32Array[]) => time(() => obj.hvpMany(vs));
+  return { A: { n: P, trace: diag.reduce((a, b) => a + b, 0), diag }, mv, many };
 }
 
 main().catch((err: unknown) => {

@@ -181,6 +181,8 @@ export interface TensorArrays {
   values: Float32Array;
   /** Null when exact. */
   stderr: Float32Array | null;
+  /** The exact GGN diagonal of the same tensor, when the run computed it. */
+  ggn?: Float32Array | null;
 }
 
 /** A point of the running trace estimate (Hutchinson) for the convergence chart. */
@@ -210,4 +212,7 @@ export interface PanelState {
 
 export type HostToWebview = { type: 'state'; state: PanelState };
 
-export type WebviewToHost = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' } | { type: 'export' };
+/** The panel's estimator selector: written to the workspace settings, then the inspection runs again. */
+export type EstimatorChoice = 'xdiag' | 'hutchinson' | 'exact';
+
+export type WebviewToHost = { type: 'ready' } | { type: 'cancel' } | { type: 'rerun' } | { type: 'export' } | { type: 'estimator'; estimator: EstimatorChoice };

@@ -316,3 +316,22 @@ test('CLI: --report writes the Markdown with its assets folder beside it', async
   assert.ok(links.filter((l) => l.path.startsWith('cnn-assets/') && l.path.endsWith('.png')).length === 6);
   noTempFiles(dir);
 });
+
+const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
+
+test('export: --density and --ggn-diagonal add a density chart (eigenvalues marked) and a GGN heatmap per tensor', async () => {
+  const r = await inspect({ modelPath: MODEL, dataPath: DATA, backend: 'wasm', samples: 2, top: 1, bottom: 1, density: true, densityRuns: 1, densitySteps: 20, ggnDiagonal: true });
+  const dir = tmp('density');
+  const md = join(dir, 'r.md');
+  const out = exportReport(r, md);
+  const svg = readFileSync(join(dir, 'r-assets', 'density.svg'), 'utf8');
+  assertWellFormedSvg(svg);
+  assert.equal(count(svg, /class="mark top"/g), r.global.eigenvalues.top.length);
+  assert.equal(count(svg, /class="mark bottom"/g), r.global.eigenvalues.bottom.length);
+  assert.match(svg, /<path class="line" d="M/);
+  const tensors = r.layers.flatMap((l) => l.tensors);
+  assert.equal(out.files.filter((f) => f.endsWith('__ggn.png')).length, tensors.length);
+  assert.ok(out.markdown.includes('density.svg'));
+  assert.equal(count(out.markdown, /GGN diagonal\]\(/g), tensors.length);
+  assertLinksResolve(md);
+});

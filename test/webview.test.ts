@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConvergencePoint, InspectResult, LayerResult, PanelState, Ritz, TensorArrays } from '../extension/protocol.js';
 import { contentSecurityPolicy, panelHtml } from '../webview/html.js';
-import { colourLegend, convergenceChart, escapeXml, niceTicks, thin, traceBarChart, truncateMiddle } from '../webview/charts.js';
+import { colourLegend, convergenceChart, densityChart, escapeXml, niceTicks, thin, traceBarChart, truncateMiddle } from '../webview/charts.js';
 import { formatCount, formatDuration, formatNumber, formatPm, formatPower, formatShape, MINUS, parseShown } from '../webview/format.js';
 import { diverging, layoutTensor, normalise, type Scale } from '../webview/heatmapLayout.js';
 import {
@@ -675,4 +675,21 @@ test('normaliseTensors and tensorsKey: plain arrays become Float32Array; the key
   assert.notEqual(tensorsKey(mk(3)), tensorsKey(mk(3.0001)));
   assert.notEqual(tensorsKey(mk(3)), tensorsKey([{ ...mk(3)[0], name: 'v' }]));
   assert.equal(tensorsKey([]), tensorsKey([]));
+});
+
+test('densityChart: log density through every grid point, the extreme eigenvalues marked, λ = 0 drawn; no density → message', () => {
+  const grid = Array.from({ length: 101 }, (_, i) => -1 + 0.11 * i);
+  const values = grid.map((x) => Math.exp(-((x - 0.2) ** 2) / 0.01) + 1e-12);
+  const d = { runs: 2, steps: 10, nodes: [[0.2]], weights: [[1]], grid, values, sigma: 0.07, matvecs: 20 };
+  const svg = densityChart(d, { top: [10, 9], bottom: [EVIL as unknown as number, -0.9] }, { width: 500, height: 200 });
+  assertWellFormed(svg);
+  assert.equal(count(svg, /class="mark top"/g), 2);
+  assert.equal(count(svg, /class="mark bottom"/g), 1, 'non-finite marks are skipped');
+  assert.equal(count(svg, /class="zero"/g), 1);
+  const path = svg.match(/<path class="line" d="([^"]+)"/)![1];
+  assert.equal(count(path, /[ML]/g), grid.length);
+  // The floor: 1e-12 is drawn at the bottom (6 decades below the peak's decade), not below the axis.
+  const ys = [...path.matchAll(/[ML][\d.]+ ([\d.]+)/g)].map((m) => Number(m[1]));
+  assert.ok(Math.max(...ys) <= 200 - 38 + 1e-9, `${Math.max(...ys)}`);
+  assert.match(densityChart({ ...d, values: grid.map(() => 0) }, { top: [], bottom: [] }), /No density to show/);
 });

@@ -1,10 +1,10 @@
 /**
  * The panel's small charts as SVG strings: the per-layer trace bars, the running trace estimate against
- * matvecs, and the heatmaps' colour legend. Pure (no DOM): every function takes numbers and labels and
+ * matvecs, the spectral density (also drawn into the exported report), and the heatmaps' colour legend. Pure (no DOM): every function takes numbers and labels and
  * returns markup, with every label passed through `escapeXml`. Colours come from CSS classes (panel.css
  * maps them to --vscode-* variables), except the legend's, which are the heatmap's own `diverging()`.
  */
-import type { ConvergencePoint } from '../extension/protocol.js';
+import type { ConvergencePoint, SpectralDensity } from '../extension/protocol.js';
 import { diverging, normalise, type Scale } from './heatmapLayout.js';
 import { formatNumber, formatPm, formatPower } from './format.js';
 
@@ -227,6 +227,57 @@ export function convergenceChart(points: readonly ConvergencePoint[], size: Char
     `<circle class="last" cx="${n(X(last.matvecs))}" cy="${n(Y(last.value))}" r="3"><title>${escapeXml(lastLabel)}</title></circle>`,
     `<text class="final-label" x="${width - right - 4}" y="${n(Y(last.value) - 6)}" text-anchor="end">${escapeXml(formatPm(last.value, err(last)))}</text>`,
   );
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** Decades of density shown below the peak on the log axis. */
+const DENSITY_DECADES = 6;
+
+/**
+ * The spectral density (stochastic Lanczos quadrature) as log10 density against λ: `path.line`, with
+ * the extreme eigenvalues marked by vertical `line.mark.top` / `line.mark.bottom` (Lanczos' or the
+ * exact ones), and λ = 0 as `line.zero`. Densities more than DENSITY_DECADES below the peak are drawn
+ * at the floor, so the bulk and the outliers are visible at once.
+ */
+export function densityChart(d: SpectralDensity, marks: { top: readonly number[]; bottom: readonly number[] }, size: ChartSize & { height?: number } = {}): string {
+  const width = Math.max(280, Math.round(size.width ?? 640));
+  const height = Math.max(140, Math.round(size.height ?? 220));
+  const open = `<svg xmlns="http://www.w3.org/2000/svg" class="chart density-chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Spectral density of the Hessian (log scale) with its extreme eigenvalues marked">`;
+  const pts = d.grid.map((x, i) => [x, d.values[i]] as const).filter(([x, v]) => Number.isFinite(x) && Number.isFinite(v));
+  const peak = Math.max(0, ...pts.map(([, v]) => v));
+  if (pts.length < 2 || !(peak > 0)) return `${open}<text class="empty" x="${n(width / 2)}" y="${n(height / 2)}" text-anchor="middle">No density to show</text></svg>`;
+  const yHi = Math.ceil(Math.log10(peak));
+  const yLo = yHi - DENSITY_DECADES;
+  const logv = (v: number) => Math.max(yLo, Math.log10(Math.max(v, 10 ** yLo)));
+  const xs = [...pts.map(([x]) => x), ...marks.top, ...marks.bottom].filter(Number.isFinite);
+  const xLo = Math.min(...xs);
+  const xHi = Math.max(...xs);
+  const left = 52;
+  const right = 14;
+  const topM = 10;
+  const bottom = 38;
+  const X = (v: number) => left + ((v - xLo) / (xHi - xLo || 1)) * (width - left - right);
+  const Y = (v: number) => topM + (1 - (v - yLo) / (yHi - yLo)) * (height - topM - bottom);
+  const yTicks = Array.from({ length: DENSITY_DECADES / 2 + 1 }, (_, i) => yLo + 2 * i);
+  const xTicks = niceTicks(xLo, xHi, Math.max(2, Math.floor((width - left - right) / 80))).filter((t) => t >= xLo && t <= xHi);
+  const parts: string[] = [open, '<g class="grid">'];
+  for (const t of yTicks) parts.push(`<line x1="${left}" x2="${width - right}" y1="${n(Y(t))}" y2="${n(Y(t))}"/>`);
+  parts.push('</g><g class="axis">');
+  parts.push(`<line class="axis-line" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
+  parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${topM}" y2="${height - bottom}"/>`);
+  for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">1e${t}</text>`);
+  for (const t of xTicks) parts.push(`<text class="tick" x="${n(X(t))}" y="${height - bottom + 15}" text-anchor="middle">${escapeXml(tick(t))}</text>`);
+  parts.push(`<text class="axis-label" x="${n((left + width - right) / 2)}" y="${height - 6}" text-anchor="middle">eigenvalue λ (density on a log scale)</text>`);
+  parts.push('</g>');
+  if (xLo < 0 && xHi > 0) parts.push(`<line class="zero" x1="${n(X(0))}" x2="${n(X(0))}" y1="${topM}" y2="${height - bottom}"/>`);
+  for (const [cls, values] of [['top', marks.top], ['bottom', marks.bottom]] as const) {
+    for (const v of values) {
+      if (!Number.isFinite(v)) continue;
+      parts.push(`<line class="mark ${cls}" x1="${n(X(v))}" x2="${n(X(v))}" y1="${topM}" y2="${height - bottom}"><title>${escapeXml(`${cls === 'top' ? 'largest' : 'smallest'} eigenvalue ${formatNumber(v, 5)}`)}</title></line>`);
+    }
+  }
+  parts.push(`<path class="line" d="${pts.map(([x, v], i) => `${i ? 'L' : 'M'}${n(X(x))} ${n(Y(logv(v)))}`).join('')}"/>`);
   parts.push('</svg>');
   return parts.join('');
 }

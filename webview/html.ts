@@ -59,6 +59,12 @@ export function panelHtml(opts: PanelHtmlOptions): string {
   <div class="title-row">
     <h1 id="title">Curvature Lens</h1>
     <div class="actions">
+      <label class="estimator-label" for="estimator">Estimator</label>
+      <vscode-single-select id="estimator" title="How the diagonal and trace are estimated; changing it runs the inspection again">
+        <vscode-option value="xdiag">XDiag + XTrace</vscode-option>
+        <vscode-option value="hutchinson">Hutchinson</vscode-option>
+        <vscode-option value="exact">Exact (small models)</vscode-option>
+      </vscode-single-select>
       <vscode-button id="export" secondary disabled title="Write a Markdown report with images beside the model">Export report</vscode-button>
     </div>
   </div>
@@ -94,6 +100,11 @@ export function panelHtml(opts: PanelHtmlOptions): string {
     <div id="convergence-card" class="card convergence-card" hidden>
       <h2>Convergence of the trace estimate</h2>
       <div id="convergence" class="chart-box"></div>
+    </div>
+    <div id="density-card" class="card density-card" hidden>
+      <h2>Spectral density</h2>
+      <div id="density" class="chart-box"></div>
+      <p id="density-note" class="chart-note"></p>
     </div>
   </section>
   <section id="layers-block" class="layers-block" hidden>

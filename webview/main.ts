@@ -6,12 +6,13 @@
  */
 import type { HostToWebview, PanelState, TensorArrays, WebviewToHost } from '../extension/protocol.js';
 import type { Scale } from './heatmapLayout.js';
-import { convergenceChart, traceBarChart } from './charts.js';
+import { convergenceChart, densityChart, traceBarChart } from './charts.js';
 import { byId, replaceChildren, show, svgNode } from './dom.js';
 import { Heatmaps } from './heatmap.js';
 import { encodeTensors, fromSaved, normaliseTensors, tensorsKey, toSaved } from './persist.js';
 import { layerSection, renderError, renderPhases, renderSummary } from './render.js';
 import { phaseFraction, statusLine } from './status.js';
+import { formatNumber } from './format.js';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -47,6 +48,10 @@ const ui = {
   traces: byId('traces'),
   convergenceCard: byId('convergence-card'),
   convergence: byId('convergence'),
+  densityCard: byId('density-card'),
+  density: byId('density'),
+  densityNote: byId('density-note'),
+  estimator: byId('estimator'),
   layersBlock: byId('layers-block'),
   layers: byId('layers'),
   scaleGroup: byId('scale-group'),
@@ -132,6 +137,7 @@ function renderBody(s: PanelState): void {
   show(ui.tracesCard, !!r);
   const points = s.convergence ?? [];
   show(ui.convergenceCard, points.length >= 2);
+  show(ui.densityCard, !!r?.global.density);
   show(ui.layersBlock, !!r);
   const tKey = tensorsKey(s.tensors);
   const rKey = r ? JSON.stringify(r) : '';
@@ -142,6 +148,9 @@ function renderBody(s: PanelState): void {
     if (r) {
       renderSummary(ui.summary, r, s.tensors);
       renderTraces();
+      renderDensity();
+      const method = r.layers[0]?.tensors[0]?.diagonal.method;
+      if (method) (ui.estimator as HTMLElement & { value: string }).value = method;
       const byName = new Map<string, TensorArrays>(s.tensors.map((t) => [t.name, t]));
       replaceChildren(ui.layers, ...r.layers.map((l) => layerSection(l, byName, heatmaps)));
     } else {
@@ -170,6 +179,19 @@ function renderTraces(): void {
   replaceChildren(ui.traces, svgNode(traceBarChart(bars, { width: chartWidth(ui.traces) })));
 }
 
+function renderDensity(): void {
+  const r = state?.result;
+  const d = r?.global.density;
+  if (!r || !d) {
+    replaceChildren(ui.density);
+    ui.densityNote.textContent = '';
+    return;
+  }
+  const marks = { top: r.global.eigenvalues.top.map((e) => e.value), bottom: r.global.eigenvalues.bottom.map((e) => e.value) };
+  replaceChildren(ui.density, svgNode(densityChart(d, marks, { width: chartWidth(ui.density), height: 220 })));
+  ui.densityNote.textContent = `Stochastic Lanczos quadrature: ${d.runs} runs × ${d.steps} steps, Gaussian broadening σ = ${formatNumber(d.sigma, 2)}. Dashed lines: the largest (red) and smallest (blue) eigenvalues found.`;
+}
+
 function renderConvergence(): void {
   const points = state?.convergence ?? [];
   if (points.length < 2) {
@@ -187,11 +209,13 @@ const chartObserver = new ResizeObserver((entries) => {
     if (w === 0 || Math.abs(w - (chartWidths.get(e.target) ?? 0)) < 4) continue;
     chartWidths.set(e.target, w);
     if (e.target === ui.traces) renderTraces();
+    else if (e.target === ui.density) renderDensity();
     else renderConvergence();
   }
 });
 chartObserver.observe(ui.traces);
 chartObserver.observe(ui.convergence);
+chartObserver.observe(ui.density);
 
 // The sticky header's height, so that a focused layer scrolls to just below it.
 const header = document.getElementById('header');
@@ -264,6 +288,11 @@ function onActivate(button: HTMLElement, action: () => void): void {
 onActivate(ui.cancel, () => post({ type: 'cancel' }));
 onActivate(ui.rerun, () => post({ type: 'rerun' }));
 onActivate(ui.exportButton, () => post({ type: 'export' }));
+ui.estimator.addEventListener('change', () => {
+  const value = (ui.estimator as HTMLElement & { value: string }).value;
+  const current = state?.result?.layers[0]?.tensors[0]?.diagonal.method;
+  if ((value === 'xdiag' || value === 'hutchinson' || value === 'exact') && value !== current) post({ type: 'estimator', estimator: value });
+});
 
 function radios(): HTMLElement[] {
   return Array.from(ui.scaleGroup.querySelectorAll<HTMLElement>('vscode-radio'));

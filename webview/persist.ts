@@ -17,6 +17,7 @@ interface SavedTensor {
   shape: number[];
   values: string;
   stderr: string | null;
+  ggn?: string;
 }
 
 export interface SavedState {
@@ -51,7 +52,7 @@ function asF32(x: unknown): Float32Array {
 
 /** The tensors as stored: base64 float32, or none past `maxEntries` entries in all. */
 export function encodeTensors(tensors: readonly TensorArrays[], maxEntries = MAX_SAVED_ENTRIES): { tensors: SavedTensor[]; omitted: boolean } {
-  const total = tensors.reduce((a, t) => a + t.values.length + (t.stderr ? t.stderr.length : 0), 0);
+  const total = tensors.reduce((a, t) => a + t.values.length + (t.stderr ? t.stderr.length : 0) + (t.ggn ? t.ggn.length : 0), 0);
   if (total > maxEntries) return { tensors: [], omitted: true };
   return {
     tensors: tensors.map((t) => ({
@@ -60,6 +61,7 @@ export function encodeTensors(tensors: readonly TensorArrays[], maxEntries = MAX
       shape: t.shape,
       values: encodeF32(asF32(t.values)),
       stderr: t.stderr ? encodeF32(asF32(t.stderr)) : null,
+      ...(t.ggn ? { ggn: encodeF32(asF32(t.ggn)) } : {}),
     })),
     omitted: false,
   };
@@ -86,6 +88,7 @@ export function fromSaved(x: unknown): { state: PanelState; scale: Scale; tensor
       shape: Array.isArray(t.shape) ? t.shape.map(Number) : [],
       values: typeof t.values === 'string' ? decodeF32(t.values) : asF32(t.values),
       stderr: t.stderr == null ? null : typeof t.stderr === 'string' ? decodeF32(t.stderr) : asF32(t.stderr),
+      ...(t.ggn == null ? {} : { ggn: typeof t.ggn === 'string' ? decodeF32(t.ggn) : asF32(t.ggn) }),
     }));
     const state: PanelState = { ...s.state, tensors, focusLayer: null };
     if (state.status === 'running') Object.assign(state, { status: 'idle', progress: null });
@@ -97,7 +100,7 @@ export function fromSaved(x: unknown): { state: PanelState; scale: Scale; tensor
 
 /** Typed arrays from the host, or plain arrays/objects if they lost their type on the way. */
 export function normaliseTensors(tensors: readonly TensorArrays[] | undefined): TensorArrays[] {
-  return (tensors ?? []).map((t) => ({ ...t, values: asF32(t.values), stderr: t.stderr == null ? null : asF32(t.stderr) }));
+  return (tensors ?? []).map((t) => ({ ...t, values: asF32(t.values), stderr: t.stderr == null ? null : asF32(t.stderr), ...(t.ggn == null ? {} : { ggn: asF32(t.ggn) }) }));
 }
 
 /**
@@ -113,7 +116,7 @@ export function tensorsKey(tensors: readonly TensorArrays[]): string {
   const parts: string[] = [];
   for (const t of tensors) {
     parts.push(`${t.layer}\u0000${t.name}\u0000${t.shape.join('x')}\u0000${t.values.length}\u0000${t.stderr ? t.stderr.length : -1}`);
-    for (const a of [t.values, t.stderr]) {
+    for (const a of [t.values, t.stderr, t.ggn]) {
       if (!a) continue;
       const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
       for (let i = 0; i < u.length; i++) mix(u[i]);

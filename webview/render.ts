@@ -102,7 +102,17 @@ export function layerSection(l: LayerResult, arrays: ReadonlyMap<string, TensorA
       'div',
       { class: 'layer-body' },
       el('div', { class: 'layer-numbers' }, stats, eigenTable(l.eigenvalues, l.name)),
-      el('div', { class: 'tensors' }, ...l.tensors.map((t) => heatmaps.figure(t, arrays.get(t.name)))),
+      el(
+        'div',
+        { class: 'tensors' },
+        ...l.tensors.flatMap((t) => {
+          const a = arrays.get(t.name);
+          const hessian = heatmaps.figure(t, a);
+          // With the GGN diagonal: both side by side; their difference is the network's own curvature.
+          if (!t.ggnDiagonal || !a?.ggn) return [hessian];
+          return [el('div', { class: 'tensor-pair' }, hessian, heatmaps.figure({ ...t, diagonal: t.ggnDiagonal }, { ...a, values: a.ggn, stderr: null }, 'ggn'))];
+        }),
+      ),
     ),
   );
 }

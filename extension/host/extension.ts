@@ -14,6 +14,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (msg.type === 'cancel') session.cancel();
     else if (msg.type === 'rerun') void session.rerun();
     else if (msg.type === 'export') void session.exportReport();
+    else if (msg.type === 'estimator') void session.chooseEstimator(msg.estimator);
   });
   session = new Session(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, panel, output);
   context.subscriptions.push(

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { ConvergencePoint, InspectResult, LayerResult, PanelState, TensorArrays, WorkerInspectOptions } from '../protocol.js';
+import type { ConvergencePoint, EstimatorChoice, InspectResult, LayerResult, PanelState, TensorArrays, WorkerInspectOptions } from '../protocol.js';
 import { runInWorker, WorkerError } from './workerClient.js';
 import { chooseData, chooseModel } from './inputs.js';
 import type { CurvaturePanel } from './panel.js';
@@ -71,6 +71,16 @@ export class Session implements vscode.Disposable {
 
   rerun(): Promise<void> {
     return this.inspect(this.lastInvocation, true);
+  }
+
+  /** The panel's estimator selector: the choice goes into the workspace settings, then the run repeats. */
+  async chooseEstimator(choice: EstimatorChoice): Promise<void> {
+    if (!['xdiag', 'hutchinson', 'exact'].includes(choice)) return;
+    const cfg = vscode.workspace.getConfiguration('curvatureLens', this.lastInvocation);
+    const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    await cfg.update('exact', choice === 'exact' ? true : undefined, target);
+    if (choice !== 'exact') await cfg.update('estimator', choice, target);
+    await this.rerun();
   }
 
   async inspect(uri?: vscode.Uri, force = false): Promise<void> {
@@ -272,6 +282,7 @@ function tensorsOf(result: InspectResult): TensorArrays[] {
       shape: t.shape,
       values: Float32Array.from(t.diagonal.values ?? []),
       stderr: t.diagonal.stderr ? Float32Array.from(t.diagonal.stderr) : null,
+      ...(t.ggnDiagonal?.values ? { ggn: Float32Array.from(t.ggnDiagonal.values) } : {}),
     })),
   );
 }
@@ -285,7 +296,14 @@ function bannerOf(result: InspectResult): string | null {
 function strip(result: InspectResult): InspectResult {
   return {
     ...result,
-    layers: result.layers.map((l) => ({ ...l, tensors: l.tensors.map((t) => ({ ...t, diagonal: { ...t.diagonal, values: undefined, stderr: undefined } })) })),
+    layers: result.layers.map((l) => ({
+      ...l,
+      tensors: l.tensors.map((t) => ({
+        ...t,
+        diagonal: { ...t.diagonal, values: undefined, stderr: undefined },
+        ...(t.ggnDiagonal ? { ggnDiagonal: { ...t.ggnDiagonal, values: undefined } } : {}),
+      })),
+    })),
   };
 }
 

@@ -18,7 +18,7 @@ import type { ConvergencePoint, InspectResult, Progress, TensorResult } from '..
 import type { Scale } from '../../webview/heatmapLayout.js';
 import { markdownReport, mdCode, mdText, type ReportFigures, type TensorFigure } from './markdown.js';
 import { heatmapPng } from './png.js';
-import { convergenceSvg, eigenvaluesSvg, fmt, tracesSvg } from './svg.js';
+import { convergenceSvg, densitySvg, eigenvaluesSvg, fmt, tracesSvg } from './svg.js';
 
 export interface TensorValues {
   values: ArrayLike<number>;
@@ -134,6 +134,14 @@ export function exportReport(result: InspectResult, mdPath: string, opts: Export
       caption: `_Running Hutchinson estimate of the trace after each probe, band ± 1 standard error; final ${fmt(conv[conv.length - 1].value, 4)} after ${conv[conv.length - 1].matvecs} probes._`,
     };
   }
+  if (result.global.density) {
+    const d = result.global.density;
+    figures.density = {
+      path: stage('density.svg', densitySvg(result)),
+      alt: 'spectral density',
+      caption: `_Spectral density of H (stochastic Lanczos quadrature, ${d.runs} runs × ${d.steps} steps, Gaussian broadening σ = ${fmt(d.sigma, 2)}), log density against λ; dashed: the largest (red) and smallest (blue) eigenvalues found._`,
+    };
+  }
   const tensors: TensorFigure[] = [];
   for (const layer of result.layers) {
     for (const t of layer.tensors) {
@@ -156,6 +164,15 @@ export function exportReport(result: InspectResult, mdPath: string, opts: Export
             alt: `${t.name} diagonal`,
             caption: `_${mdText(bits.join('; '))}._`,
           };
+          const ggn = t.ggnDiagonal?.values;
+          if (ggn && ggn.length === n) {
+            const gi = heatmapPng(t.shape, ggn, null, { scale: opts.scale });
+            fig.ggnImage = {
+              path: stage(`${safeFileName(layer.name)}__${safeFileName(t.name)}__ggn.png`, gi.png),
+              alt: `${t.name} GGN diagonal`,
+              caption: `_The exact GGN diagonal of the same tensor, same layout; ${gi.scale === 'symlog' ? 'symlog' : 'linear'} colour scale from −${fmt(gi.maxAbs, 3)} to +${fmt(gi.maxAbs, 3)}. The Hessian diagonal minus this is the network's own curvature (zero for ReLU networks)._`,
+            };
+          }
         } catch (e) {
           fig.note = `_No heatmap: ${mdText((e as Error).message)}._`;
         }

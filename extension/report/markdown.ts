@@ -64,6 +64,8 @@ export interface TensorFigure {
   shape: number[];
   /** Null when the heatmap was not drawn (then `note` says why). */
   image: ReportImage | null;
+  /** The exact GGN diagonal's heatmap, when the run computed it. */
+  ggnImage?: ReportImage;
   note?: string;
 }
 
@@ -71,6 +73,7 @@ export interface ReportFigures {
   traces?: ReportImage;
   eigenvalues?: ReportImage;
   convergence?: ReportImage;
+  density?: ReportImage;
   tensors?: TensorFigure[];
 }
 
@@ -128,6 +131,7 @@ export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): st
       (g.density ? ` Spectral density: stochastic Lanczos quadrature, ${g.density.runs} runs × ${g.density.steps} steps, Gaussian broadening σ = ${num(g.density.sigma, 2)} (in the JSON: \`global.density\`).` : ''),
     '',
     ...(f.convergence ? image(f.convergence) : []),
+    ...(f.density ? image(f.density) : []),
   ];
   const perLayer = [
     '## Per layer',
@@ -168,6 +172,7 @@ export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): st
           `### ${mdText(t.layer)}: ${mdText(t.tensor)} [${t.shape.join(' × ')}]`,
           '',
           ...(t.image ? image(t.image) : []),
+          ...(t.ggnImage ? image(t.ggnImage) : []),
           ...(t.note ? [t.note, ''] : []),
         ]),
       ]

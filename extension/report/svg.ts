@@ -8,6 +8,7 @@
  */
 import type { ConvergencePoint, InspectResult } from '../protocol.js';
 import { symlog, symlogThreshold } from '../../webview/heatmapLayout.js';
+import { densityChart } from '../../webview/charts.js';
 
 const FONT = `system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif`;
 const INK = '#1f2328';
@@ -259,4 +260,29 @@ export function convergenceSvg(points: ConvergencePoint[], modelName: string): s
   body.push(text(left + plotW / 2, top + plotH + 36, 'Hessian-vector products (probes)', `text-anchor="middle" fill="${MUTED}"`));
   body.push(text(16, top + plotH / 2, 'trace ± 1 s.e.', `text-anchor="middle" fill="${MUTED}" transform="rotate(-90 16 ${top + plotH / 2})"`));
   return doc(width, height, title, body);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The spectral density, drawn by the panel's own `densityChart` and given this file's fixed colours
+ * (an embedded style for its classes), a title and a white background.
+ */
+export function densitySvg(r: InspectResult): string {
+  const d = r.global.density;
+  if (!d) throw new Error('the result has no spectral density');
+  const title = `Spectral density (${clip(r.model.name, 40)})`;
+  const width = 640;
+  const chart = densityChart(d, { top: r.global.eigenvalues.top.map((e) => e.value), bottom: r.global.eigenvalues.bottom.map((e) => e.value) }, { width, height: 240 });
+  const style = [
+    `.tick, .axis-label, .empty { fill: ${MUTED}; font-size: 11px; }`,
+    `.grid line { stroke: ${GRID}; stroke-dasharray: 2 3; }`,
+    `.axis-line { stroke: ${MUTED}; }`,
+    `.zero { stroke: ${INK}; }`,
+    `.line { fill: none; stroke: ${INK}; stroke-width: 1.6; }`,
+    `.mark { stroke-width: 1.4; stroke-dasharray: 4 3; }`,
+    `.mark.top { stroke: ${POS}; }`,
+    `.mark.bottom { stroke: ${NEG}; }`,
+  ].join(' ');
+  return doc(width + 20, 290, title, [`<style>${style}</style>`, text(12, 22, title, 'font-size="14" font-weight="600"'), `<g transform="translate(10 40)">${chart}</g>`]);
 }
