@@ -125,6 +125,8 @@ export class Session implements vscode.Disposable {
       // applies: XDiag, or Hutchinson when only the samples are set or the sketch exceeds the budget.
       estimator: cfg.get<boolean>('exact', false) ? undefined : configured<'hutchinson' | 'xdiag'>(cfg, 'estimator'),
       matvecs: cfg.get<number>('matvecs', 100),
+      ggnDiagonal: cfg.get<boolean>('ggnDiagonal', false),
+      density: cfg.get<boolean>('density', false),
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
