@@ -35,7 +35,10 @@ export interface TraceEstimate {
   matvecs: number;
   /** Number of probes (Hutchinson), null when exact or sketched. */
   samples: number | null;
-  /** Running estimate ± stderr after each Hutchinson probe (global trace only). */
+  /**
+   * Global trace only: the running estimate ± stderr after each Hutchinson probe, or (XTrace) the
+   * estimate from the sketch's first j test vectors, j = 2 … k, at 2j matvecs.
+   */
   convergence?: ConvergencePoint[];
 }
 

@@ -392,3 +392,24 @@ test('cancellation and bad input', async () => {
   assert.equal(p2.matvecs, 2);
   assert.ok(Math.abs(p2.value - h2.trace.value) < 1e-9 * Math.abs(h2.trace.value), `m = 2: ${p2.value} vs Hutchinson ${h2.trace.value}`);
 });
+
+test('xtraceDiag convergence: the estimate from the first j test vectors equals XTrace run with 2j matvecs (same Ω prefix); empty when rank-deficient', async () => {
+  const A = smallMatrix(60, 5);
+  const mv = denseMatVec(A);
+  const full = await xtraceDiag(mv, A.n, { matvecs: 24, rng: new Rng(11) });
+  assert.equal(full.convergence.length, 11);
+  assert.deepEqual(full.convergence.map((p) => p.matvecs), Array.from({ length: 11 }, (_, i) => 2 * (i + 2)));
+  const last = full.convergence[full.convergence.length - 1];
+  assert.ok(Math.abs(last.value - full.trace.value) <= 1e-12 * Math.abs(full.trace.value), `${last.value} vs ${full.trace.value}`);
+  for (const j of [2, 5, 9]) {
+    const alone = await xtraceDiag(mv, A.n, { matvecs: 2 * j, rng: new Rng(11) });
+    const p = full.convergence[j - 2];
+    assert.ok(Math.abs(p.value - alone.trace.value) <= 1e-9 * Math.abs(alone.trace.value), `j = ${j}: ${p.value} vs ${alone.trace.value}`);
+    assert.ok(Math.abs(p.stderr! - alone.trace.stderr!) <= 1e-6 * alone.trace.stderr!, `j = ${j}: stderr ${p.stderr} vs ${alone.trace.stderr}`);
+  }
+  // diag(5, 2, 1, 0, …) with k = 6: the sketch is exactly rank-deficient, no prefix curve.
+  const low: MatVec = async (v) => Float32Array.from(v, (x, i) => (i < 3 ? [5, 2, 1][i] * x : 0));
+  const r = await xtraceDiag(low, 30, { matvecs: 12, rng: new Rng(1) });
+  assert.ok(r.sketchRank < 6);
+  assert.deepEqual(r.convergence, []);
+});

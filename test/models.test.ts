@@ -224,6 +224,9 @@ test('default estimator: XDiag/XTrace unless --samples implies Hutchinson; a ske
   const d = await run('mlp', { matvecs: 20, top: 1, bottom: 1 });
   assert.equal(d.layers[0].tensors[0].diagonal.method, 'xdiag');
   assert.equal(d.global.trace.method, 'xtrace');
+  // XTrace's convergence: the estimate from the first j test vectors, at 2j HVPs, ending at the estimate.
+  assert.deepEqual(d.global.trace.convergence!.map((p) => p.matvecs), Array.from({ length: 9 }, (_, i) => 2 * (i + 2)));
+  assert.equal(d.global.trace.convergence!.at(-1)!.value, d.global.trace.value);
   const s = await run('mlp', { samples: 4, top: 1, bottom: 1 });
   assert.equal(s.layers[0].tensors[0].diagonal.method, 'hutchinson');
   assert.equal(s.global.trace.method, 'hutchinson');

@@ -196,7 +196,7 @@ export function convergenceChart(points: readonly ConvergencePoint[], size: Char
   parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${topM}" y2="${height - bottom}"/>`);
   for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">${escapeXml(tick(t))}</text>`);
   for (const t of xTicks) parts.push(`<text class="tick" x="${n(X(t))}" y="${height - bottom + 15}" text-anchor="middle">${escapeXml(tick(t))}</text>`);
-  parts.push(`<text class="axis-label" x="${n((left + width - right) / 2)}" y="${height - 6}" text-anchor="middle">matvecs (Hutchinson probes)</text>`);
+  parts.push(`<text class="axis-label" x="${n((left + width - right) / 2)}" y="${height - 6}" text-anchor="middle">matvecs (HVPs)</text>`);
   parts.push('</g>');
 
   // The ±stderr band: one closed path per run of consecutive points that have a stderr.

@@ -183,6 +183,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       const est = (t: { value: number; stderr: number | null; matvecs: number }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'xtrace', matvecs: t.matvecs, samples: null });
       globalTrace = est(x.trace);
       blockTraces = x.blockTraces.map(est);
+      convergence.push(...x.convergence);
     } else {
       const t0 = Date.now();
       const h = await hutchinson(matvec, P, {

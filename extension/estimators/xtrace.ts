@@ -47,6 +47,11 @@ export interface XTraceDiagResult {
   blockTraces: Estimate[];
   /** Rank of the sketch Y = HΩ; below k the sketch holds all of range(H) (see xtraceDiag). */
   sketchRank: number;
+  /**
+   * XTrace from the first j test vectors alone, j = 2 … k (2j matvecs each): the estimate's convergence,
+   * at no extra matvecs (see xtraceDiag). Empty when the sketch is rank-deficient.
+   */
+  convergence: Array<{ matvecs: number; value: number; stderr: number | null }>;
 }
 
 /**
@@ -125,43 +130,58 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
   let trM = 0;
   for (let a = 0; a < rank; a++) trM += M[a][a];
 
-  // s_i = row i of R⁻¹, normalised (full rank); zero when the sketch is rank-deficient.
+  // s_i = row i of R⁻¹, normalised (full rank; normalised where used); zero when the sketch is rank-deficient.
   const S: Float64Array[] = Array.from({ length: k }, () => new Float64Array(rank));
   if (rank === k) {
     const rInv = invertUpperTriangular(r, k);
-    for (let i = 0; i < k; i++) {
-      const row = rInv.subarray(i * k, (i + 1) * k);
-      const nrm = Math.sqrt(dot(row, row));
-      for (let a = 0; a < k; a++) S[i][a] = row[a] / nrm;
-    }
+    for (let i = 0; i < k; i++) S[i].set(rInv.subarray(i * k, (i + 1) * k));
   }
 
-  // XTrace: t_i = tr M − s_iᵀMs_i + ω_iᵀr_i.
-  const t = new Float64Array(k);
+  // XTrace from the first j test vectors: t_i = tr M − s_iᵀMs_i + ω_iᵀr_i, i < j, with every matrix cut
+  // to its leading j × j block. Gram–Schmidt is nested (Q_j spans Y_j, Z_j = HQ_j, R_j leads R) and the
+  // inverse of an upper-triangular R_j is the leading block of R⁻¹, so the prefix is XTrace run with
+  // Ω_j alone — a convergence curve from the one sketch.
   const c = new Float64Array(rank);
-  for (let i = 0; i < k; i++) {
-    const s = S[i];
-    let sc = 0;
-    for (let a = 0; a < rank; a++) sc += s[a] * W[a][i];
-    for (let a = 0; a < rank; a++) c[a] = W[a][i] - s[a] * sc;
-    let sMs = 0;
-    let tc = 0;
-    let cQu = 0;
-    for (let a = 0; a < rank; a++) {
-      let ms = 0;
-      let mca = 0;
-      for (let b = 0; b < rank; b++) {
-        ms += M[a][b] * s[b];
-        mca += M[a][b] * c[b];
+  const samplesOf = (j: number, count: number): Float64Array => {
+    let trMj = 0;
+    for (let a = 0; a < j; a++) trMj += M[a][a];
+    const t = new Float64Array(count);
+    const s = new Float64Array(j);
+    for (let i = 0; i < count; i++) {
+      let nrm = 0;
+      for (let a = 0; a < j; a++) nrm += S[i][a] * S[i][a];
+      nrm = Math.sqrt(nrm);
+      for (let a = 0; a < j; a++) s[a] = nrm > 0 ? S[i][a] / nrm : 0;
+      let sc = 0;
+      for (let a = 0; a < j; a++) sc += s[a] * W[a][i];
+      for (let a = 0; a < j; a++) c[a] = W[a][i] - s[a] * sc;
+      let sMs = 0;
+      let tc = 0;
+      let cQu = 0;
+      for (let a = 0; a < j; a++) {
+        let ms = 0;
+        let mca = 0;
+        for (let b = 0; b < j; b++) {
+          ms += M[a][b] * s[b];
+          mca += M[a][b] * c[b];
+        }
+        sMs += s[a] * ms;
+        tc += T[a][i] * c[a];
+        cQu += c[a] * (B[a][i] - mca);
       }
-      sMs += s[a] * ms;
-      tc += T[a][i] * c[a];
-      cQu += c[a] * (B[a][i] - mca);
+      t[i] = trMj - sMs + (oy[i] - tc - cQu);
     }
-    t[i] = trM - sMs + (oy[i] - tc - cQu);
-  }
+    return t;
+  };
+  const t = samplesOf(rank, k);
   const matvecs = k + rank;
   const trace: Estimate = { ...meanStderr(t), samples: k, matvecs };
+  const convergence = rank === k ? Array.from({ length: k - 1 }, (_, p) => ({ matvecs: 2 * (p + 2), ...meanStderr(samplesOf(p + 2, p + 2)) })) : [];
+
+  for (const row of S) {
+    const nrm = Math.sqrt(dot(row, row));
+    if (nrm > 0) for (let a = 0; a < row.length; a++) row[a] /= nrm;
+  }
 
   // XDiag: the k leave-one-out diagonals d_i, averaged entry by entry (Welford), with block sums.
   const base = new Float64Array(n);
@@ -221,6 +241,7 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
     diagonal: { values: mean, stderr, samples: k, matvecs },
     blockTraces: blockSums.map((sums) => ({ ...meanStderr(sums), samples: k, matvecs })),
     sketchRank: rank,
+    convergence,
   };
 }
 

@@ -165,13 +165,15 @@ export class Session implements vscode.Disposable {
               this.update({ progress: p, convergence: p.running ? [...convergence] : this.state.convergence });
             },
           });
-          const entry: Entry = { result, tensors: tensorsOf(result), convergence, files, title };
+          // The engine's own record (Hutchinson's running estimate or XTrace's prefixes) when it has one.
+          const conv = result.global.trace.convergence ?? convergence;
+          const entry: Entry = { result, tensors: tensorsOf(result), convergence: conv, files, title };
           if (key) this.cache.set(key, entry);
           if (this.running !== source) return; // a newer run owns the panel now
           this.latest = entry;
           this.watch(files);
           this.output.appendLine(`[done] ${result.timing.hvps} HVPs in ${result.timing.seconds.toFixed(1)} s on ${result.backend}`);
-          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence, error: null, stale: false, banner: bannerOf(result) });
+          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence: conv, error: null, stale: false, banner: bannerOf(result) });
         } catch (e) {
           const err = e instanceof WorkerError ? e : new WorkerError('internal', String(e));
           if (this.running !== source) return; // replaced by a newer run: its state stands

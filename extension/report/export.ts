@@ -126,12 +126,15 @@ export function exportReport(result: InspectResult, mdPath: string, opts: Export
     alt: 'extreme eigenvalues per block',
     caption: '_Largest (red) and smallest (blue) eigenvalues of the whole Hessian and of each layer\'s block, on a symlog axis; hollow: not converged._',
   };
-  const conv = (opts.convergence ?? []).filter((p) => Number.isFinite(p.matvecs) && Number.isFinite(p.value));
+  const conv = (opts.convergence?.length ? opts.convergence : (result.global.trace.convergence ?? [])).filter((p) => Number.isFinite(p.matvecs) && Number.isFinite(p.value));
   if (conv.length >= 2) {
     figures.convergence = {
       path: stage('convergence.svg', convergenceSvg(conv, name)),
       alt: 'running trace estimate',
-      caption: `_Running Hutchinson estimate of the trace after each probe, band ± 1 standard error; final ${fmt(conv[conv.length - 1].value, 4)} after ${conv[conv.length - 1].matvecs} probes._`,
+      caption:
+        result.global.trace.method === 'xtrace'
+          ? `_XTrace estimate of the trace from the sketch's first j test vectors (2j HVPs), band ± 1 leave-one-out standard error; final ${fmt(conv[conv.length - 1].value, 4)} at ${conv[conv.length - 1].matvecs} HVPs._`
+          : `_Running Hutchinson estimate of the trace after each probe, band ± 1 standard error; final ${fmt(conv[conv.length - 1].value, 4)} after ${conv[conv.length - 1].matvecs} probes._`,
     };
   }
   if (result.global.density) {
