@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../errors.js';
+import { readKerasModel } from '../readers/keras.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
 import { buildNetwork, type Network } from './network.js';
 
@@ -15,7 +16,7 @@ export interface LoadedModel {
 }
 
 /** The model file extensions Inspect accepts, for messages and file pickers. */
-export const MODEL_FORMATS = ['model.json'] as const;
+export const MODEL_FORMATS = ['model.json', '.keras', '.h5'] as const;
 
 export function loadModel(path: string): LoadedModel {
   const ext = extname(path).toLowerCase();
@@ -23,6 +24,10 @@ export function loadModel(path: string): LoadedModel {
   const isFile = statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   if (ext === '.json' || !isFile) {
     const model = readTfjsModel(path);
+    return { net: buildNetwork(model), trainingLoss: model.trainingLoss };
+  }
+  if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') {
+    const model = readKerasModel(path);
     return { net: buildNetwork(model), trainingLoss: model.trainingLoss };
   }
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
