@@ -39,6 +39,7 @@ for (const name of ['mlp', 'cnn', 'rescnn']) {
     test(`${name}.${ext} --exact matches the float64 reference of the same weights`, async () => {
       const R = ref(name);
       const r = await inspect({ modelPath: `${K}/${name}.${ext}`, dataPath: `test/fixtures/models/${name}/data.npz`, backend: 'wasm', exact: true, top: 3, bottom: 3 });
+      assert.equal(r.model.format, ext === 'keras' ? 'keras' : 'keras-h5');
       // The loss comes from the file's compile/training config, as for model.json.
       assert.equal(r.loss.name, R.lossName);
       assert.ok(rel(r.loss.value, R.loss) < 1e-5, `loss ${r.loss.value} vs ${R.loss}`);
