@@ -37,6 +37,10 @@ Writes test/fixtures/keras/:
                  "model_weights/dense/dense/kernel:0"; "optimizer_weights".
                  The model_config is the TF.js fixture's, which the TF.js
                  converter copied from tf.keras 2.15.
+  mlp-keras3.h5  the mlp as Keras 3.6's legacy `model.save("m.h5")` writes it
+                 (keras/src/legacy/saving/legacy_h5_format.py): weight_names are
+                 variable paths ("sequential/dense/kernel"), layer configs are
+                 Keras 3's, plus an empty "top_level_model_weights" group.
   bad/           broken files for the error tests: a legacy .h5 and a .keras
                  each missing one layer's weight group, a .keras and a .h5
                  with a Lambda layer, and a weights-only .weights.h5.
@@ -258,8 +262,14 @@ def write_keras(path, config, weights_h5):
 
 # ---------------------------------------------------------------- tf.keras 2.15 .h5
 
-def write_legacy_h5(path, topo, weights, skip_group=None):
-    mc = topo["model_config"]
+def write_legacy_h5(path, topo, weights, skip_group=None, keras3=False):
+    """keras3: as Keras 3's legacy_h5_format writes it: weight_names are variable paths
+    ("sequential/dense/kernel", no ":0"), layer configs are Keras 3's (InputLayer "batch_shape"),
+    and a "top_level_model_weights" group (empty here) follows the layers."""
+    mc = copy.deepcopy(topo["model_config"])
+    if keras3:
+        for l in mc["config"]["layers"]:
+            l["config"] = keras3_layer_config(l)
     layers = mc["config"]["layers"]
     model_layers = layers[1:] if mc["class_name"] == "Sequential" and layers[0]["class_name"] == "InputLayer" else layers
     with h5py.File(path, "w", track_order=False) as f:
@@ -277,10 +287,12 @@ def write_legacy_h5(path, topo, weights, skip_group=None):
                 continue
             g = mw.create_group(name)
             ws = layer_weights(l, weights)
-            names = [f"{name}/{v}:0".encode("utf8") for v, _ in ws]
+            names = [(f"{mc['config']['name']}/{name}/{v}" if keras3 else f"{name}/{v}:0").encode("utf8") for v, _ in ws]
             g.attrs["weight_names"] = names if names else np.array([], dtype=np.float64)
             for n, (_, arr) in zip(names, ws):
                 g.create_dataset(n.decode(), data=arr)
+        if keras3:
+            mw.create_group("top_level_model_weights").attrs["weight_names"] = np.array([], dtype=np.float64)
         ow = f.create_group("optimizer_weights")
         ow.attrs["weight_names"] = [b"Adam/iter:0"]
         ow.create_dataset("Adam/iter:0", data=np.array(25, dtype="<i8"))
@@ -304,6 +316,7 @@ def main():
         write_keras(OUT / f"{name}.keras", keras3_config(name, topo), keras3_weights_h5(topo, weights))
         write_legacy_h5(OUT / f"{name}.h5", topo, weights)
     topo, weights = read_tfjs("mlp")
+    write_legacy_h5(OUT / "mlp-keras3.h5", topo, weights, keras3=True)
     write_legacy_h5(bad / "missing-group.h5", topo, weights, skip_group="dense_1")
     write_keras(bad / "missing-group.keras", keras3_config("mlp", topo), keras3_weights_h5(topo, weights, skip_slot="dense_1"))
     lam = keras3_config("mlp", topo)

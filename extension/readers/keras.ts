@@ -11,10 +11,11 @@
  *             `_layer_checkpoint_dependencies` instead of `layers`), and <i> follows the layer's
  *             trainable-then-non-trainable variable order (Dense: kernel, bias; BatchNormalization:
  *             gamma, beta, moving_mean, moving_variance; …).
- *   `.h5`     legacy whole-model HDF5 (tf.keras 2.x `model.save("m.h5")`, Keras 3 `save_format` h5):
+ *   `.h5`     legacy whole-model HDF5 (tf.keras 2.x and Keras 3 `model.save("m.h5")`):
  *             root attributes `model_config` and `training_config` (JSON), and a group
  *             `model_weights/<layer name>` per layer whose attribute `weight_names` lists its datasets
- *             (`dense/kernel:0`, …; long lists are split into `weight_names0`, `weight_names1`, …).
+ *             (`dense/kernel:0` in tf.keras 2, the variable path `sequential/dense/kernel` in Keras 3; long
+ *             lists are split into `weight_names0`, `weight_names1`, …).
  *
  * Lambda layers (their function is Python bytecode) and layers of other classes are refused by name;
  * no code from the file is ever run. Sizes are checked before anything is allocated: the file, the
@@ -180,8 +181,11 @@ function fromLegacyH5(path: string, bytes: Uint8Array, limits: KerasLimits, fail
     const group = `model_weights/${layer.name}`;
     if (!h5.isGroup(group)) fail(`weight group "${group}" of layer "${layer.name}" (${layer.className}) is missing: the file is incomplete or was not saved by Keras`);
     const listed = stringListAttr(h5, group, 'weight_names', fail);
+    // tf.keras 2 writes "dense/kernel:0", Keras 3 the variable path "sequential/dense/kernel" (its
+    // DepthwiseConv2D calls the depthwise kernel "kernel").
     const suffixes = listed.map((w) => w.split('/').pop()!.replace(/:\d+$/, ''));
-    if (suffixes.length !== names.length || names.some((w, i) => suffixes[i] !== w)) {
+    const same = (want: string, got: string) => got === want || (want === 'depthwise_kernel' && got === 'kernel');
+    if (suffixes.length !== names.length || names.some((w, i) => !same(w, suffixes[i]))) {
       fail(`layer "${layer.name}" (${layer.className}) stores weights [${listed.join(', ')}] but needs [${names.join(', ')}]`);
     }
     listed.forEach((w, i) => {
