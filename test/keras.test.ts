@@ -113,6 +113,14 @@ test('weights without a model config, unsupported layers, and files that are not
     const swapped = join(dir, 'gru.keras');
     writeFileSync(swapped, replaceConfig(readFileSync(`${K}/mlp.keras`), JSON.stringify(cfg)));
     rejects(() => loadModel(swapped), /layer "hidden" \(GRU\): this layer class is not supported/);
+    // A Sequential built without an InputLayer records its input shape as build_input_shape.
+    const bare = JSON.parse(configOf(readFileSync(`${K}/mlp.keras`)));
+    bare.config.layers.shift();
+    const noInput = join(dir, 'no-input.keras');
+    writeFileSync(noInput, replaceConfig(readFileSync(`${K}/mlp.keras`), JSON.stringify(bare)));
+    const net = loadModel(noInput).net;
+    assert.deepEqual(net.inputShape, [5]);
+    assert.deepEqual(Array.from(net.initial), Array.from(loadModel(`${K}/mlp.h5`).net.initial));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
