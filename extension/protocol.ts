@@ -5,6 +5,9 @@
  */
 import type { SpectralDensity } from './estimators/density.js';
 
+/** The model file's format: TF.js LayersModel, Keras 3 `.keras` archive, legacy Keras `.h5`. */
+export type ModelFormat = 'tfjs-layers' | 'keras' | 'keras-h5';
+
 export interface Ritz {
   value: number;
   /** Ritz residual ‖Hy − θy‖ = |β_m y_m|. */
@@ -87,7 +90,7 @@ export type LossName = 'sparse-categorical-cross-entropy' | 'categorical-cross-e
 export interface InspectResult {
   schemaVersion: 1;
   tool: { name: 'curvature-lens'; version: string };
-  model: { path: string; format: 'tfjs-layers'; name: string; parameters: number };
+  model: { path: string; format: ModelFormat; name: string; parameters: number };
   /** synthetic: no data file was given and the data were drawn (see `description`). */
   data: { path: string | null; examples: number; synthetic: boolean; description?: string };
   loss: { name: LossName; value: number; fromLogits: boolean; reason: string };

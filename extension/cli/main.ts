@@ -12,10 +12,11 @@ import type { BackendRequest } from '../engine/backend.js';
 import { convergenceRecorder, exportReport } from '../report/export.js';
 import { resultJson, writeResult } from './output.js';
 
-const USAGE = `Usage: curvature-lens inspect <model.json> [--data FILE] [options]
+const USAGE = `Usage: curvature-lens inspect <model> [--data FILE] [options]
 
-Computes the curvature (Hessian) of a TF.js model's mean loss over the data: exact H·g, the
-diagonal and trace with standard errors, and the extreme eigenvalues, globally and per layer.
+Computes the curvature (Hessian) of a model's mean loss over the data: exact H·g, the diagonal and
+trace with standard errors, and the extreme eigenvalues, globally and per layer. The model is a TF.js
+model.json (with its weight shards), or a Keras .keras or .h5 file.
 
 Options:
   --data FILE            x (model input, NHWC for images; or flat, one row per example) and y (labels):

@@ -5,17 +5,20 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../errors.js';
+import { readKerasModel } from '../readers/keras.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
+import type { ModelFormat } from '../protocol.js';
 import { buildNetwork, type Network } from './network.js';
 
 export interface LoadedModel {
   net: Network;
   /** The training loss recorded in the file, if any (Keras' name, e.g. "categorical_crossentropy"). */
   trainingLoss: string | null;
+  format: ModelFormat;
 }
 
 /** The model file extensions Inspect accepts, for messages and file pickers. */
-export const MODEL_FORMATS = ['model.json'] as const;
+export const MODEL_FORMATS = ['model.json', '.keras', '.h5'] as const;
 
 export function loadModel(path: string): LoadedModel {
   const ext = extname(path).toLowerCase();
@@ -23,7 +26,11 @@ export function loadModel(path: string): LoadedModel {
   const isFile = statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   if (ext === '.json' || !isFile) {
     const model = readTfjsModel(path);
-    return { net: buildNetwork(model), trainingLoss: model.trainingLoss };
+    return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: 'tfjs-layers' };
+  }
+  if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') {
+    const model = readKerasModel(path);
+    return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: ext === '.keras' ? 'keras' : 'keras-h5' };
   }
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
 }

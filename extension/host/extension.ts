@@ -25,7 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('curvatureLens.showPanel', () => session.showPanel()),
     vscode.commands.registerCommand('curvatureLens.cancel', () => session.cancel()),
     vscode.commands.registerCommand('curvatureLens.showLayer', (name: string) => session.focusLayer(String(name))),
-    vscode.languages.registerHoverProvider(HOVER_SELECTOR, hoverProvider((name) => session.layer(name))),
+    vscode.languages.registerHoverProvider(HOVER_SELECTOR, hoverProvider(() => session.result?.layers ?? [])),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(restored) {
         panel.restore(restored);

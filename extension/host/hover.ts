@@ -1,10 +1,12 @@
 /**
- * Hovers: a word equal to a layer name of the latest result, in model.json or in source that names
- * layers (.py, .ts, .js), shows that layer's curvature as a compact table with a link that reveals it in
- * the panel. Nothing shows before a result exists.
+ * Hovers: text that names a layer of the latest result, in model.json or in source that names layers
+ * (.py, .ts, .js: `self.fc1`, `fc1 = nn.Linear(…)`, `layers.Dense(…, name="encoder")`, `features.0`;
+ * the rules are in hoverMatch.ts), shows that layer's curvature as a compact table with a link that
+ * reveals it in the panel. Nothing shows before a result exists.
  */
 import * as vscode from 'vscode';
 import type { LayerResult } from '../protocol.js';
+import { layerAtPosition } from './hoverMatch.js';
 
 export const HOVER_SELECTOR: vscode.DocumentSelector = [
   { scheme: 'file', language: 'json' },
@@ -35,13 +37,14 @@ export function layerHoverMarkdown(l: LayerResult): vscode.MarkdownString {
   return md;
 }
 
-export function hoverProvider(layer: (name: string) => LayerResult | undefined): vscode.HoverProvider {
+export function hoverProvider(layers: () => readonly LayerResult[]): vscode.HoverProvider {
   return {
     provideHover(doc, pos) {
-      const range = doc.getWordRangeAtPosition(pos, /[A-Za-z_][A-Za-z0-9_]*/);
-      if (!range) return undefined;
-      const l = layer(doc.getText(range));
-      return l ? new vscode.Hover(layerHoverMarkdown(l), range) : undefined;
+      const all = layers();
+      if (all.length === 0) return undefined;
+      const hit = layerAtPosition(doc.lineAt(pos.line).text, pos.character, all.map((l) => l.name), doc.languageId);
+      const l = hit && all.find((x) => x.name === hit.name);
+      return l ? new vscode.Hover(layerHoverMarkdown(l), new vscode.Range(pos.line, hit.start, pos.line, hit.end)) : undefined;
     },
   };
 }

@@ -1,12 +1,14 @@
 /**
- * Chooses what to inspect the way a user expects: the model is the active `model.json` (or the one the
- * command was invoked on), else a pick among the workspace's `**\/model.json`; the data come from the
+ * Chooses what to inspect the way a user expects: the model is the active model file (`model.json`,
+ * `.keras`, `.h5`, `.onnx`; or the one the command was invoked on), else a pick among the workspace's
+ * model files; the data come from the
  * `curvatureLens.data` setting, else a sidecar `curvature.json` beside the model (`{"data": "…",
  * "loss": "…"}`), else a `data.npz` beside the model, else a pick among the workspace's `.npz` files.
  */
 import * as vscode from 'vscode';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isModelFile, MODEL_GLOB } from './modelFiles.js';
 
 export interface Inputs {
   modelPath: string;
@@ -17,12 +19,14 @@ export interface Inputs {
 }
 
 export async function chooseModel(uri?: vscode.Uri): Promise<string | undefined> {
-  if (uri?.fsPath.endsWith('.json')) return uri.fsPath;
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active && active.scheme === 'file' && /(^|[\\/])model\.json$/.test(active.fsPath)) return active.fsPath;
-  const found = await vscode.workspace.findFiles('**/model.json', '**/node_modules/**', 200);
+  if (uri?.fsPath.endsWith('.json') || (uri && isModelFile(uri.fsPath))) return uri.fsPath;
+  // Binary models (.keras, .h5, .onnx) open in no text editor: the active tab says which file is shown.
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const active = vscode.window.activeTextEditor?.document.uri ?? (tab && typeof tab === 'object' && 'uri' in tab ? (tab as { uri: vscode.Uri }).uri : undefined);
+  if (active && active.scheme === 'file' && isModelFile(active.fsPath)) return active.fsPath;
+  const found = (await vscode.workspace.findFiles(MODEL_GLOB, '**/node_modules/**', 200)).filter((u) => isModelFile(u.fsPath));
   if (found.length === 0) {
-    void vscode.window.showErrorMessage('Curvature Lens: no model.json in this workspace. Open a TF.js LayersModel (model.json + weight shards).');
+    void vscode.window.showErrorMessage('Curvature Lens: no model in this workspace. Open a TF.js LayersModel (model.json + weight shards), a Keras .keras or .h5 file, or an .onnx file.');
     return undefined;
   }
   if (found.length === 1) return found[0].fsPath;

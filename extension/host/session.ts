@@ -7,9 +7,10 @@ import * as vscode from 'vscode';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { ConvergencePoint, EstimatorChoice, InspectResult, LayerResult, PanelState, TensorArrays, WorkerInspectOptions } from '../protocol.js';
+import type { ConvergencePoint, EstimatorChoice, InspectResult, PanelState, TensorArrays, WorkerInspectOptions } from '../protocol.js';
 import { runInWorker, WorkerError } from './workerClient.js';
 import { chooseData, chooseModel } from './inputs.js';
+import { companionFiles } from './modelFiles.js';
 import type { CurvaturePanel } from './panel.js';
 
 interface Entry {
@@ -49,10 +50,6 @@ export class Session implements vscode.Disposable {
 
   get result(): InspectResult | null {
     return this.latest?.result ?? null;
-  }
-
-  layer(name: string): LayerResult | undefined {
-    return this.latest?.result.layers.find((l) => l.name === name);
   }
 
   showPanel(): void {
@@ -251,13 +248,11 @@ export class Session implements vscode.Disposable {
 
 const PHASES = ['backend', 'load', 'gradient', 'diagonal', 'eigenvalues', 'layers', 'done'];
 
-/** model.json, its weight shards (every .bin beside it) and the data file. */
+/** The model file, the files beside it that hold its weights (see modelFiles.ts) and the data file. */
 function inputFiles(modelPath: string, dataPath: string | null): string[] {
   let shards: string[] = [];
   try {
-    shards = readdirSync(dirname(modelPath))
-      .filter((f) => f.endsWith('.bin'))
-      .map((f) => join(dirname(modelPath), f));
+    shards = companionFiles(modelPath, readdirSync(dirname(modelPath))).map((f) => join(dirname(modelPath), f));
   } catch {
     /* the worker reports a missing folder */
   }

@@ -78,28 +78,7 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
   if (!Array.isArray(json.weightsManifest)) throw new InputError(path, 'has no "weightsManifest" array: not a TF.js LayersModel with weights');
 
   const topo = isObj(json.modelTopology.model_config) ? json.modelTopology.model_config : json.modelTopology;
-  const topologyClass = String(topo.class_name ?? '');
-  const cfg = topo.config;
-  const layerList = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : null;
-  if (!layerList) throw new InputError(path, 'modelTopology has no layer list (expected model_config.config.layers)');
-  const functional = topologyClass === 'Functional' || topologyClass === 'Model';
-  if (topologyClass !== 'Sequential' && !functional) {
-    throw new InputError(path, `the model's topology is "${topologyClass}"; supported: Sequential, Functional`);
-  }
-  if (layerList.length > 100_000) throw new InputError(path, `the model has ${layerList.length} layers, above the limit of 100000`);
-  const layers: RawLayer[] = layerList.map((l: unknown, i: number) => {
-    if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
-      throw new InputError(path, `layer ${i} is malformed (expected {"class_name", "config"})`);
-    }
-    const name = typeof l.config.name === 'string' ? l.config.name : typeof l.name === 'string' ? l.name : `layer_${i}`;
-    const layer: RawLayer = { className: l.class_name, name, config: l.config };
-    if (functional) layer.inbound = inboundOf(path, name, l.inbound_nodes);
-    return layer;
-  });
-  const outputLayers = functional && isObj(cfg) ? layerRefs(path, cfg.output_layers, 'output_layers') : undefined;
-  const first = layers[0];
-  const shapeCfg = first?.config.batch_input_shape ?? first?.config.batch_shape ?? first?.config.batchInputShape;
-  const inputShape = Array.isArray(shapeCfg) ? (shapeCfg.slice(1) as Array<number | null>) : null;
+  const { topologyClass, layers, inputShape, outputLayers, name } = parseTopology(path, topo);
 
   const dir = dirname(file);
   const weights: WeightTensor[] = [];
@@ -162,7 +141,7 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
   const training = isObj(json.modelTopology.training_config) ? json.modelTopology.training_config : null;
   return {
     path,
-    name: typeof (isObj(cfg) && cfg.name) === 'string' ? String((cfg as Json).name) : 'model',
+    name,
     topologyClass,
     layers,
     inputShape,
@@ -170,6 +149,40 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
     trainingLoss: training && typeof training.loss === 'string' ? training.loss : null,
     outputLayers,
   };
+}
+
+export type Topology = Pick<TfjsModelFile, 'topologyClass' | 'layers' | 'inputShape' | 'outputLayers' | 'name'>;
+
+/**
+ * A Keras model config (`{"class_name": "Sequential" | "Functional" | "Model", "config": {...}}`, as in
+ * model.json's `model_config`, a legacy .h5's `model_config` attribute or a .keras archive's
+ * config.json) as layers, input shape and outputs. Keras 2 and Keras 3 spellings alike.
+ */
+export function parseTopology(path: string, topo: Record<string, unknown>): Topology {
+  const topologyClass = String(topo.class_name ?? '');
+  const cfg = topo.config;
+  const layerList = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : null;
+  if (!layerList) throw new InputError(path, 'modelTopology has no layer list (expected model_config.config.layers)');
+  const functional = topologyClass === 'Functional' || topologyClass === 'Model';
+  if (topologyClass !== 'Sequential' && !functional) {
+    throw new InputError(path, `the model's topology is "${topologyClass}"; supported: Sequential, Functional`);
+  }
+  if (layerList.length > 100_000) throw new InputError(path, `the model has ${layerList.length} layers, above the limit of 100000`);
+  const layers: RawLayer[] = layerList.map((l: unknown, i: number) => {
+    if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
+      throw new InputError(path, `layer ${i} is malformed (expected {"class_name", "config"})`);
+    }
+    const name = typeof l.config.name === 'string' ? l.config.name : typeof l.name === 'string' ? l.name : `layer_${i}`;
+    const layer: RawLayer = { className: l.class_name, name, config: l.config };
+    if (functional) layer.inbound = inboundOf(path, name, l.inbound_nodes);
+    return layer;
+  });
+  const outputLayers = functional && isObj(cfg) ? layerRefs(path, cfg.output_layers, 'output_layers') : undefined;
+  const first = layers[0];
+  const shapeCfg = first?.config.batch_input_shape ?? first?.config.batch_shape ?? first?.config.batchInputShape;
+  const inputShape = Array.isArray(shapeCfg) ? (shapeCfg.slice(1) as Array<number | null>) : null;
+
+  return { topologyClass, layers, inputShape, outputLayers, name: typeof (isObj(cfg) && cfg.name) === 'string' ? String((cfg as Json).name) : 'model' };
 }
 
 /**
