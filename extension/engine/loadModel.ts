@@ -6,6 +6,8 @@ import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../errors.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
+import { readOnnxModel } from '../readers/onnxModel.js';
+import { buildOnnxNetwork } from './onnxNetwork.js';
 import { buildNetwork, type Network } from './network.js';
 
 export interface LoadedModel {
@@ -15,7 +17,7 @@ export interface LoadedModel {
 }
 
 /** The model file extensions Inspect accepts, for messages and file pickers. */
-export const MODEL_FORMATS = ['model.json'] as const;
+export const MODEL_FORMATS = ['model.json', '.onnx'] as const;
 
 export function loadModel(path: string): LoadedModel {
   const ext = extname(path).toLowerCase();
@@ -25,5 +27,6 @@ export function loadModel(path: string): LoadedModel {
     const model = readTfjsModel(path);
     return { net: buildNetwork(model), trainingLoss: model.trainingLoss };
   }
+  if (ext === '.onnx') return { net: buildOnnxNetwork(readOnnxModel(path)), trainingLoss: null };
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
 }
