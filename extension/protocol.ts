@@ -78,7 +78,7 @@ export type LossName = 'sparse-categorical-cross-entropy' | 'categorical-cross-e
 export interface InspectResult {
   schemaVersion: 1;
   tool: { name: 'curvature-lens'; version: string };
-  model: { path: string; format: 'tfjs-layers'; name: string; parameters: number };
+  model: { path: string; format: 'tfjs-layers' | 'onnx'; name: string; parameters: number };
   /** synthetic: no data file was given and the data were drawn (see `description`). */
   data: { path: string | null; examples: number; synthetic: boolean; description?: string };
   loss: { name: LossName; value: number; fromLogits: boolean; reason: string };

@@ -12,13 +12,14 @@ import type { BackendRequest } from '../engine/backend.js';
 import { convergenceRecorder, exportReport } from '../report/export.js';
 import { resultJson, writeResult } from './output.js';
 
-const USAGE = `Usage: curvature-lens inspect <model.json> [--data FILE] [options]
+const USAGE = `Usage: curvature-lens inspect <model.json | model.onnx> [--data FILE] [options]
 
-Computes the curvature (Hessian) of a TF.js model's mean loss over the data: exact H·g, the
+Computes the curvature (Hessian) of a TF.js or ONNX model's mean loss over the data: exact H·g, the
 diagonal and trace with standard errors, and the extreme eigenvalues, globally and per layer.
 
 Options:
-  --data FILE            x (model input, NHWC for images; or flat, one row per example) and y (labels):
+  --data FILE            x (model input in the model's layout: NHWC for TF.js images, NCHW for ONNX
+                         from PyTorch; or flat, one row per example) and y (labels):
                          .npz with arrays x and y; x.npy with y.npy beside it (or --labels);
                          .json {"x": [...], "y": [...]}; .csv, one example per row
                          Without --data: synthetic inputs, labelled by the model's own predictions
@@ -95,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     return v.help ? 0 : 2;
   }
   if (positionals[0] !== 'inspect' || positionals.length !== 2) {
-    return fail(`expected: curvature-lens inspect <model.json> [options]; see curvature-lens --help`, 2);
+    return fail(`expected: curvature-lens inspect <model.json | model.onnx> [options]; see curvature-lens --help`, 2);
   }
   quietOnEpipe();
   const controller = new AbortController();

@@ -69,7 +69,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   check();
 
   report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
-  const { net, trainingLoss } = loadModel(o.modelPath);
+  const { net, trainingLoss, format } = loadModel(o.modelPath);
   const P = net.size;
   const vectorBytes = 4 * P;
   if (16 * vectorBytes > o.memoryBudget) {
@@ -252,7 +252,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     return {
       schemaVersion: 1,
       tool: { name: 'curvature-lens', version: VERSION },
-      model: { path: o.modelPath, format: 'tfjs-layers', name: net.name, parameters: P },
+      model: { path: o.modelPath, format, name: net.name, parameters: P },
       data: { path: o.dataPath, examples: dataset.examples, synthetic: synthetic !== null, ...(synthetic ? { description: synthetic.description } : {}) },
       loss: { name: loss.name, value: lossValue, fromLogits: loss.fromLogits, reason: loss.reason },
       backend,

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../errors.js';
+import type { InspectResult } from '../protocol.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
 import { readOnnxModel } from '../readers/onnxModel.js';
 import { buildOnnxNetwork } from './onnxNetwork.js';
@@ -14,6 +15,8 @@ export interface LoadedModel {
   net: Network;
   /** The training loss recorded in the file, if any (Keras' name, e.g. "categorical_crossentropy"). */
   trainingLoss: string | null;
+  /** The file format, as reported in the result's model.format. */
+  format: InspectResult['model']['format'];
 }
 
 /** The model file extensions Inspect accepts, for messages and file pickers. */
@@ -25,8 +28,8 @@ export function loadModel(path: string): LoadedModel {
   const isFile = statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   if (ext === '.json' || !isFile) {
     const model = readTfjsModel(path);
-    return { net: buildNetwork(model), trainingLoss: model.trainingLoss };
+    return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: 'tfjs-layers' };
   }
-  if (ext === '.onnx') return { net: buildOnnxNetwork(readOnnxModel(path)), trainingLoss: null };
+  if (ext === '.onnx') return { net: buildOnnxNetwork(readOnnxModel(path)), trainingLoss: null, format: 'onnx' };
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
 }
