@@ -20,8 +20,10 @@ import { readOnnxModel, DEFAULT_ONNX_LIMITS } from '../extension/readers/onnxMod
 import { InputError } from '../extension/errors.js';
 import type { InspectResult } from '../extension/protocol.js';
 import { availableBackends, relL2 } from './helpers.js';
+import { assertBadInput, runInspect, useCli } from './cli.js';
 
 const DIR = 'test/fixtures/onnx';
+useCli();
 const ref = (name: string) => JSON.parse(readFileSync(`${DIR}/${name}/reference.json`, 'utf8'));
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 
@@ -259,4 +261,28 @@ test('size limits are checked before allocating', () => {
   assert.throws(() => readOnnxModel(`${DIR}/mlp/model.onnx`, { ...DEFAULT_ONNX_LIMITS, maxFileBytes: 100 }), /is \d+ bytes, above the 100-byte limit/);
   assert.throws(() => readOnnxModel(`${DIR}/mlp/model.onnx`, { ...DEFAULT_ONNX_LIMITS, maxTensorBytes: 200 }), /would bring the model's tensors above the 200-byte limit/);
   assert.throws(() => readOnnxModel(`${DIR}/cnn-external/model.onnx`, { ...DEFAULT_ONNX_LIMITS, maxTensorBytes: 200 }), /above the 200-byte limit/);
+});
+
+test('CLI: an .onnx model runs end to end; an unsupported op is one clean error line (exit 2)', () => {
+  const d = tmp();
+  try {
+    const ok = runInspect(d, `${DIR}/mlp/model.onnx`, ['--data', `${DIR}/mlp/data.npz`], []);
+    assert.equal(ok.r.status, 0, ok.r.stderr);
+    const r = JSON.parse(readFileSync(ok.out, 'utf8')) as InspectResult;
+    assert.equal(r.model.format, 'onnx');
+    assert.deepEqual(r.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+    assert.ok(rel(r.loss.value, ref('mlp').loss) < 1e-5);
+    assert.match(readFileSync(ok.outMd, 'utf8'), /fc1\.weight/);
+    rmSync(ok.out);
+    rmSync(ok.outMd, { force: true });
+    rmSync(join(d, 'out-assets'), { recursive: true, force: true });
+    const bad = mkdtempSync(join(tmpdir(), 'onnx-cli-'));
+    try {
+      assertBadInput(runInspect(bad, `${DIR}/bad/unknown-op.onnx`, [], []), /unknown-op\.onnx: node "\/Hardmax" \(Hardmax, opset 13\): this op is not supported/);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -236,12 +236,12 @@ export class Session implements vscode.Disposable {
 
 const PHASES = ['backend', 'load', 'gradient', 'diagonal', 'eigenvalues', 'layers', 'done'];
 
-/** model.json, its weight shards (every .bin beside it) and the data file. */
+/** The model file, its weight shards or external data (every .bin / .onnx.data beside it) and the data file. */
 function inputFiles(modelPath: string, dataPath: string | null): string[] {
   let shards: string[] = [];
   try {
     shards = readdirSync(dirname(modelPath))
-      .filter((f) => f.endsWith('.bin'))
+      .filter((f) => f.endsWith('.bin') || f.endsWith('.onnx.data'))
       .map((f) => join(dirname(modelPath), f));
   } catch {
     /* the worker reports a missing folder */
