@@ -18,6 +18,7 @@ import { Objective } from '../extension/engine/objective.js';
 import { activateBackend, tf } from '../extension/engine/tfjs.js';
 import { readOnnxModel, DEFAULT_ONNX_LIMITS } from '../extension/readers/onnxModel.js';
 import { InputError } from '../extension/errors.js';
+import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import type { InspectResult } from '../extension/protocol.js';
 import { availableBackends, relL2 } from './helpers.js';
 import { assertBadInput, runInspect, useCli } from './cli.js';
@@ -85,6 +86,16 @@ test('ONNX heads: final LogSoftmax and Softmax are fused into cross-entropy; the
   // BatchNorm's running statistics are constants, its weight and bias parameters.
   assert.deepEqual(cnn.blocks.map((b) => b.className), ['Conv', 'BatchNormalization', 'Conv', 'Gemm']);
   assert.ok(!cnn.params.some((p) => p.name.includes('running')));
+  // Images are NCHW, and a wrong layout says so.
+  const { x, y } = readArrays(`${DIR}/cnn/data.npz`);
+  const nhwc = { ...x, shape: [x.shape[0], 8, 8, 2] };
+  assert.throws(() => prepareData('data.npz', nhwc, y, cnn, null), /x has shape \[40,8,8,2\] but the model expects \[N, 2,8,8\] \(NCHW for images\)/);
+  // Unnamed initializers (a Linear on 3-D data exports a transposed MatMul weight) take their node's module scope.
+  const mm = loadModel(`${DIR}/ops/matmul_bias_3d.onnx`).net;
+  assert.deepEqual(mm.blocks.map((b) => [b.name, b.className, b.params.map((p) => p.name.replace(/_\d+$/, '_*'))]), [['a', 'MatMul', ['onnx::MatMul_*', 'a.bias']], ['b', 'MatMul', ['onnx::MatMul_*']]]);
+  const emb = loadModel(`${DIR}/ops/embedding.onnx`).net;
+  assert.equal(emb.inputKind, 'tokens');
+  assert.equal(emb.vocabulary, 7);
 });
 
 // ---------------------------------------------------------------------------------------------

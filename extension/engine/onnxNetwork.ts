@@ -723,6 +723,7 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
     inputShape: inputShape as number[],
     inputKind,
     vocabulary,
+    inputLayout: 'NCHW',
     outputShape: logitsVal.shape,
     head,
     params,
