@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     return v.help ? 0 : 2;
   }
   if (positionals[0] !== 'inspect' || positionals.length !== 2) {
-    return fail(`expected: curvature-lens inspect <model.json | model.onnx> [options]; see curvature-lens --help`, 2);
+    return fail(`expected: curvature-lens inspect <model.json> [options]; see curvature-lens --help`, 2);
   }
   quietOnEpipe();
   const controller = new AbortController();
