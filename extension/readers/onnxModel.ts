@@ -94,7 +94,8 @@ const DTYPES: Record<number, { name: string; bytes: number; kind: 'float' | 'int
 const DTYPE_NAMES: Record<number, string> = { 8: 'STRING', 14: 'COMPLEX64', 15: 'COMPLEX128', 17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4' };
 export const dtypeName = (t: number): string => DTYPES[t]?.name ?? DTYPE_NAMES[t] ?? `type ${t}`;
 
-const MAX_REPEATED = 2 ** 28;
+/** Most values in a repeated attribute field, and in a tensor's typed (not raw_data) fields. */
+const MAX_REPEATED = 2 ** 24;
 
 export function readOnnxModel(path: string, limits: OnnxLimits = DEFAULT_ONNX_LIMITS): OnnxModelFile {
   const file = resolve(path);
@@ -298,7 +299,7 @@ function parseTensor(r: WireReader, ctx: Ctx, what: string): OnnxTensor {
   const external = new Map<string, string>();
   let dataLocation = 0;
   let hasSegment = false;
-  const maxValues = ctx.limits.maxTensorBytes / 4;
+  const maxValues = Math.min(ctx.limits.maxTensorBytes / 4, MAX_REPEATED); // torch writes raw_data for anything large
   while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1) r.varints(wire, dims, 64);

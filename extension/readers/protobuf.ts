@@ -107,8 +107,10 @@ export class WireReader {
 
   /** A repeated varint field, packed (wire 2) or not (wire 0), appended to `out`. */
   varints(wire: WireType, out: number[], limit: number): void {
-    if (wire === 0) out.push(this.varint());
-    else if (wire === 2) {
+    if (wire === 0) {
+      if (out.length >= limit) throw new WireError(`more than ${limit} values`);
+      out.push(this.varint());
+    } else if (wire === 2) {
       const r = this.sub();
       while (!r.done) {
         if (out.length >= limit) throw new WireError(`more than ${limit} packed values`);
@@ -119,8 +121,10 @@ export class WireReader {
 
   /** A repeated float field, packed or not. */
   floats(wire: WireType, out: number[], limit: number): void {
-    if (wire === 5) out.push(this.float32());
-    else if (wire === 2) {
+    if (wire === 5) {
+      if (out.length >= limit) throw new WireError(`more than ${limit} values`);
+      out.push(this.float32());
+    } else if (wire === 2) {
       const r = this.sub();
       if ((r.end - r.pos) % 4) throw new WireError('packed floats of a length not a multiple of 4');
       if (out.length + (r.end - r.pos) / 4 > limit) throw new WireError(`more than ${limit} packed values`);
@@ -130,8 +134,10 @@ export class WireReader {
 
   /** A repeated double field, packed or not. */
   doubles(wire: WireType, out: number[], limit: number): void {
-    if (wire === 1) out.push(this.float64());
-    else if (wire === 2) {
+    if (wire === 1) {
+      if (out.length >= limit) throw new WireError(`more than ${limit} values`);
+      out.push(this.float64());
+    } else if (wire === 2) {
       const r = this.sub();
       if ((r.end - r.pos) % 8) throw new WireError('packed doubles of a length not a multiple of 8');
       if (out.length + (r.end - r.pos) / 8 > limit) throw new WireError(`more than ${limit} packed values`);
