@@ -6,7 +6,7 @@
 import type { SpectralDensity } from './estimators/density.js';
 
 /** The model file's format: TF.js LayersModel, Keras 3 `.keras` archive, legacy Keras `.h5`. */
-export type ModelFormat = 'tfjs-layers' | 'keras' | 'keras-h5';
+export type ModelFormat = 'tfjs-layers' | 'onnx' | 'keras' | 'keras-h5';
 
 export interface Ritz {
   value: number;

@@ -16,10 +16,12 @@ const USAGE = `Usage: curvature-lens inspect <model> [--data FILE] [options]
 
 Computes the curvature (Hessian) of a model's mean loss over the data: exact H·g, the diagonal and
 trace with standard errors, and the extreme eigenvalues, globally and per layer. The model is a TF.js
-model.json (with its weight shards), or a Keras .keras or .h5 file.
+model.json (with its weight shards), an ONNX .onnx (with its external data, if any), or a Keras .keras
+or .h5 file.
 
 Options:
-  --data FILE            x (model input, NHWC for images; or flat, one row per example) and y (labels):
+  --data FILE            x (model input in the model's layout: NHWC for TF.js images, NCHW for ONNX
+                         from PyTorch; or flat, one row per example) and y (labels):
                          .npz with arrays x and y; x.npy with y.npy beside it (or --labels);
                          .json {"x": [...], "y": [...]}; .csv, one example per row
                          Without --data: synthetic inputs, labelled by the model's own predictions

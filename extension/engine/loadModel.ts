@@ -7,18 +7,21 @@ import { extname } from 'node:path';
 import { InputError } from '../errors.js';
 import { readKerasModel } from '../readers/keras.js';
 import { readTfjsModel } from '../readers/tfjsModel.js';
+import { readOnnxModel } from '../readers/onnxModel.js';
 import type { ModelFormat } from '../protocol.js';
+import { buildOnnxNetwork } from './onnxNetwork.js';
 import { buildNetwork, type Network } from './network.js';
 
 export interface LoadedModel {
   net: Network;
   /** The training loss recorded in the file, if any (Keras' name, e.g. "categorical_crossentropy"). */
   trainingLoss: string | null;
+  /** The file format, as reported in the result's model.format. */
   format: ModelFormat;
 }
 
 /** The model file extensions Inspect accepts, for messages and file pickers. */
-export const MODEL_FORMATS = ['model.json', '.keras', '.h5'] as const;
+export const MODEL_FORMATS = ['model.json', '.onnx', '.keras', '.h5'] as const;
 
 export function loadModel(path: string): LoadedModel {
   const ext = extname(path).toLowerCase();
@@ -32,5 +35,6 @@ export function loadModel(path: string): LoadedModel {
     const model = readKerasModel(path);
     return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: ext === '.keras' ? 'keras' : 'keras-h5' };
   }
+  if (ext === '.onnx') return { net: buildOnnxNetwork(readOnnxModel(path)), trainingLoss: null, format: 'onnx' };
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
 }

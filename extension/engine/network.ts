@@ -50,6 +50,8 @@ export interface Network {
   /** 'tokens' when the input feeds an Embedding (integer ids in [0, vocabulary)). */
   inputKind: 'float' | 'tokens';
   vocabulary: number | null;
+  /** Layout of image inputs, for messages: 'NHWC' (TF.js, Keras) unless the format says otherwise. */
+  inputLayout?: 'NHWC' | 'NCHW';
   /** Output shape per example (after the head). */
   outputShape: number[];
   head: Activation;

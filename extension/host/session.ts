@@ -248,7 +248,7 @@ export class Session implements vscode.Disposable {
 
 const PHASES = ['backend', 'load', 'gradient', 'diagonal', 'eigenvalues', 'layers', 'done'];
 
-/** The model file, the files beside it that hold its weights (see modelFiles.ts) and the data file. */
+/** The model file, the files beside it that hold its weights (shards, ONNX external data; see modelFiles.ts) and the data file. */
 function inputFiles(modelPath: string, dataPath: string | null): string[] {
   let shards: string[] = [];
   try {

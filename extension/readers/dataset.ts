@@ -105,7 +105,7 @@ export function prepareData(
   const inputSize = net.inputShape.reduce((a, b) => a * b, 1);
   const flat = x.shape.length === 2 && net.inputShape.length > 1 && x.shape[1] === inputSize;
   if (!flat && (x.shape.length !== want.length || x.shape.some((d, i) => d !== want[i]))) {
-    const images = net.inputShape.length === 3 ? ' (NHWC for images)' : '';
+    const images = net.inputShape.length === 3 ? ` (${net.inputLayout ?? 'NHWC'} for images)` : '';
     const flatToo = net.inputShape.length > 1 ? `, or [N, ${inputSize}] flattened` : '';
     throw new InputError(path, `x has shape [${x.shape}] but the model expects [N, ${net.inputShape}]${images}${flatToo}`);
   }
