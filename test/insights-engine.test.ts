@@ -19,6 +19,7 @@ import { readNpz } from '../extension/readers/npz.js';
 import { symmetricEigenvalues } from '../extension/linalg/symmetricEigen.js';
 import { markdownReport } from '../extension/report/markdown.js';
 import { expandGlob } from '../extension/cli/glob.js';
+import { layerShareSentence, layerStepText, meaningItems } from '../webview/insights.js';
 import type { InspectResult } from '../extension/protocol.js';
 import { CLI, ROOT, useCli } from './cli.js';
 
@@ -222,6 +223,27 @@ test('mlp: --exact matches the dense Hessian built here; stochastic runs match i
   assert.match(md, new RegExp(`SGD with lr > ${want.lr.topEigenvector!.toPrecision(3).replace('.', '\\.')} diverges along the top eigenvector`));
   assert.match(md, /λ_min ≤ min_i H_ii; here the gap is/);
   assert.match(md, /\| Newton-type \| \(H \+ λI\)⁻¹ g, λ = 0\.050 \(dense solve/);
+
+  // The panel's sentences (pure functions behind render.ts).
+  const items = meaningItems(exact);
+  assert.deepEqual(items.map((i) => i.key), ['diagonalShare', 'lambdaVsDiagonal', 'stepSize', 'directions']);
+  assert.match(items[0].text, /^The diagonal carries \d+(\.\d)? % \(exact\) of the Hessian's curvature/);
+  assert.match(items[1].text, /λ_min ≤ min H_ii always, here by /);
+  assert.match(items[2].text, /^SGD with lr > 0\.\d+ diverges along the top eigenvector/);
+  exact.layers.forEach((l, i) => {
+    const pct = (100 * want.layerShares[i]).toFixed(want.layerShares[i] < 0.1 ? 1 : 0);
+    assert.equal(layerShareSentence(l), `The diagonal carries ${pct} % (exact) of this layer's curvature — ${want.layerShares[i] < 0.2 ? 'a diagonal preconditioner sees little of it' : want.layerShares[i] < 0.6 ? 'a diagonal preconditioner sees part of it' : 'a diagonal preconditioner sees most of it'}.`);
+    assert.match(layerStepText(l)!, /^lr < \S+ \(2\/λ_max\) · < \S+ \(along this layer's gradient\)$/);
+  });
+  // A result saved before these fields existed: no insight sentences beyond λ_min vs the diagonal, no report section.
+  const old = structuredClone(exact);
+  delete old.global.diagonalShare;
+  delete old.global.learningRateBound;
+  delete old.global.directions;
+  old.layers.forEach((l) => (delete l.diagonalShare, delete l.learningRateBound));
+  assert.deepEqual(meaningItems(old).map((i) => i.key), ['lambdaVsDiagonal']);
+  assert.equal(layerShareSentence(old.layers[0]), null);
+  assert.doesNotMatch(markdownReport(old), /What this means/);
 });
 
 test('--checkpoints: a logistic model trained here and saved at epochs 1, 2, 10 is inspected in natural order, each as on its own', async () => {

@@ -3,24 +3,13 @@
  * λ_min against the smallest diagonal entry, stable learning rates, the three directions), and the
  * Markdown table of a `--checkpoints` run. Text from the result goes through the caller's escaper.
  */
-import type { CheckpointsResult, InspectResult, ShareEstimate } from '../protocol.js';
+import type { CheckpointsResult, InspectResult } from '../protocol.js';
+import { shareText, shareVerdict } from '../../webview/insights.js';
 
 type Escape = (s: string) => string;
 
 const num = (v: number | null | undefined, digits = 3): string =>
   v == null || !Number.isFinite(v) ? 'n/a' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(digits - 1) : v.toPrecision(digits);
-const pct = (v: number) => `${(100 * v).toFixed(Math.abs(v) < 0.1 ? 1 : 0)} %`;
-
-/** "12 % ± 3 %" or "12.3 % (exact)". */
-export function shareText(s: ShareEstimate | null | undefined): string {
-  if (!s || !Number.isFinite(s.value)) return 'n/a';
-  return s.stderr == null ? `${pct(s.value)} (exact)` : `${pct(s.value)} ± ${pct(s.stderr)}`;
-}
-
-/** What a diagonal preconditioner makes of a share. */
-export function shareVerdict(v: number): string {
-  return v < 0.2 ? 'a diagonal preconditioner sees little of it' : v < 0.6 ? 'a diagonal preconditioner sees part of it' : 'a diagonal preconditioner sees most of it';
-}
 
 function diagonalMin(l: InspectResult['layers'][number]): { value: number; stderr: number | null } {
   let best = { value: Infinity, stderr: null as number | null };
