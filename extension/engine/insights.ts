@@ -13,7 +13,7 @@ import { exactFrobeniusShare, FrobeniusShareAccumulator, type ShareResult } from
 import { minres } from '../estimators/minres.js';
 import { cosine, dampedInverseDiagonal, lineSearchGradientDecrease, predictedDecrease, rayleighQuotient, stableLearningRate } from '../estimators/directions.js';
 import { dot } from '../linalg/dot.js';
-import { solveDense } from '../linalg/solve.js';
+import { solveDenseInPlace } from '../linalg/solve.js';
 
 export const INSIGHT_DEFAULTS = { damping: 1e-3, epsilon: 1e-4, newtonMatvecs: 50 };
 
@@ -89,7 +89,7 @@ export async function computeInsights(x: InsightInputs): Promise<Insights> {
   const sDiag = dampedInverseDiagonal(g, x.diag, x.epsilon);
   // With --exact the Newton-type step is the dense solve (exact); otherwise MINRES on HVPs.
   const newton = dense ? null : await minres(async (v) => (await many([v]))[0], g, { shift: x.damping, maxIter: x.newtonMatvecs, signal: x.signal });
-  const sNewton = newton ? newton.solution : solveDense(shifted(dense!, P, x.damping), P, g);
+  const sNewton = newton ? newton.solution : solveDenseInPlace(shifted(dense!, P, x.damping), P, g);
   const [hsDiag, hsNewton] = await many([sDiag, sNewton]);
   let r2 = 0;
   for (let i = 0; i < P; i++) r2 += (g[i] - hsNewton[i] - x.damping * sNewton[i]) ** 2;
@@ -117,7 +117,7 @@ export async function computeInsights(x: InsightInputs): Promise<Insights> {
   };
 }
 
-/** H + λI as float64. */
+/** H + λI as float64 (8P² bytes, within inspect's 12P² budget for --exact: the eigensolver's copy is gone by now). */
 function shifted(H: Float32Array, P: number, damping: number): Float64Array {
   const a = Float64Array.from(H);
   for (let i = 0; i < P; i++) a[i * P + i] += damping;

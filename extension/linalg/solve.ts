@@ -1,11 +1,15 @@
 /**
  * Solves the dense n×n system A x = b by Gaussian elimination with partial pivoting (Golub & Van Loan,
  * Matrix Computations, 4th ed., §3.4), float64 throughout, O(2n³/3) flops; `a` (row-major) and `b` are
- * only read. Works for indefinite A; an exactly singular A gives non-finite entries (the caller reports
+ * only read by solveDense. Works for indefinite A; an exactly singular A gives non-finite entries (the caller reports
  * the residual, which is then non-finite too).
  */
 export function solveDense(a: ArrayLike<number>, n: number, b: ArrayLike<number>): Float64Array {
-  const m = Float64Array.from({ length: n * n }, (_, i) => a[i]);
+  return solveDenseInPlace(Float64Array.from({ length: n * n }, (_, i) => a[i]), n, b);
+}
+
+/** solveDense that overwrites `m` (its LU factors) instead of copying it: for P×P systems near the memory budget. */
+export function solveDenseInPlace(m: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
   const x = Float64Array.from(b);
   for (let k = 0; k < n; k++) {
     let p = k;
