@@ -104,7 +104,7 @@ export interface LearningRateBound {
  * s solving (H + λI)s = g by MINRES. predictedDecrease = gᵀs − ½ sᵀHs (positive: the loss decreases).
  */
 export interface Directions {
-  /** λ of the Newton-type step. */
+  /** λ of the Newton-type step (the one used: given, or the default max(0, −λ_min) + 10⁻³·λ_max). */
   damping: number;
   /** ε of the inverse diagonal. */
   epsilon: number;
@@ -203,7 +203,7 @@ export interface InspectSettings {
   density?: boolean;
   densityRuns?: number;
   densitySteps?: number;
-  /** λ of the Newton-type direction (H + λI)s = g (default 1e-3). */
+  /** λ of the Newton-type direction (H + λI)s = g (default: max(0, −λ_min) + 1e-3·λ_max, see engine/insights.ts). */
   damping?: number;
   /** ε of the damped inverse-diagonal direction g / (|d̂| + ε) (default 1e-4). */
   epsilon?: number;

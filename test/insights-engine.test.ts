@@ -150,12 +150,15 @@ const readWeights = (path: string) => {
 test('--exact, logistic regression: share, step sizes, directions equal their closed forms', async () => {
   const data = readNpz(`${dir('logistic')}/data.npz`);
   const e = logisticExact(readWeights(`${dir('logistic')}/group1-shard1of1.bin`), data.get('x')!, data.get('y')!.data as ArrayLike<number>);
-  for (const [damping, epsilon] of [[1e-3, 1e-4], [0.5, 0.01]]) {
-    const r = await inspect({ modelPath: `${dir('logistic')}/model.json`, dataPath: `${dir('logistic')}/data.npz`, loss: 'binary-cross-entropy', backend: 'wasm', exact: true, top: 1, bottom: 1, damping, epsilon });
+  const ev = symmetricEigenvalues(e.H, e.P);
+  for (const [given, epsilon] of [[undefined, 1e-4], [1e-3, 1e-4], [0.5, 0.01]] as const) {
+    // Default λ: H is positive semi-definite here, so 10⁻³·λ_max.
+    const damping = given ?? 1e-3 * ev[e.P - 1];
+    const r = await inspect({ modelPath: `${dir('logistic')}/model.json`, dataPath: `${dir('logistic')}/data.npz`, loss: 'binary-cross-entropy', backend: 'wasm', exact: true, top: 1, bottom: 1, damping: given, epsilon });
     assert.ok(rel(r.loss.value, e.loss) < 1e-5);
+    assert.ok(rel(r.global.directions!.damping, damping) < 1e-5, `damping ${r.global.directions!.damping} vs ${damping}`);
     const diag = Array.from({ length: e.P }, (_, i) => e.H[i * e.P + i]);
     assertInsights(r, expected(e, diag, damping, epsilon), 1e-4, `logistic λ=${damping}`);
-    assert.equal(r.global.directions!.damping, damping);
     assert.equal(r.global.directions!.epsilon, epsilon);
   }
 });
@@ -195,6 +198,13 @@ test('mlp: --exact matches the dense Hessian built here; stochastic runs match i
   assertInsights(exact, want, 2e-3, 'mlp exact');
   // The quantities the report compares: λ_min ≤ min H_ii.
   assert.ok(exact.global.eigenvalues.bottom[0].value <= Math.min(...diag) + 1e-6);
+  // The default damping makes H + λI positive definite: −λ_min + 10⁻³·λ_max (λ_min < 0 on this model).
+  const ev = symmetricEigenvalues(e.H, e.P);
+  assert.ok(ev[0] < 0);
+  const auto = await runMlp({ exact: true });
+  const lambda = -ev[0] + 1e-3 * ev[e.P - 1];
+  assert.ok(rel(auto.global.directions!.damping, lambda) < 1e-3, `default damping ${auto.global.directions!.damping} vs ${lambda}`);
+  assertInsights(auto, expected(e, diag, auto.global.directions!.damping, 1e-4), 2e-3, 'mlp exact, default damping');
 
   for (const opts of [{ samples: 200, seed: 1 }, { estimator: 'xdiag', matvecs: 200, seed: 2 }]) {
     const r = await runMlp({ ...opts, damping, newtonMatvecs: 300, top: 1, bottom: 1 });

@@ -40,7 +40,8 @@ Options:
   --top K / --bottom K   largest / smallest eigenvalues to find (default ${DEFAULTS.top} / ${DEFAULTS.bottom})
   --exact                exact diagonal, trace and eigenvalues from one HVP per parameter
   --exact-limit P        refuse --exact above P parameters (default ${DEFAULTS.exactLimit})
-  --damping L            λ of the Newton-type direction (H + λI)s = g (default ${DEFAULTS.damping})
+  --damping L            λ of the Newton-type direction (H + λI)s = g (default: max(0, −λ_min)
+                         + 0.001·λ_max, which makes H + λI positive definite)
   --epsilon E            ε of the inverse-diagonal direction g / (|diag| + ε) (default ${DEFAULTS.epsilon})
   --newton-matvecs M     MINRES budget (HVPs) for the Newton-type direction (default ${DEFAULTS.newtonMatvecs})
   --checkpoints GLOB     inspect every model file matching GLOB (* and ? within a folder name; quote it,

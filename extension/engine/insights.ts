@@ -15,7 +15,18 @@ import { cosine, dampedInverseDiagonal, lineSearchGradientDecrease, predictedDec
 import { dot } from '../linalg/dot.js';
 import { solveDenseInPlace } from '../linalg/solve.js';
 
-export const INSIGHT_DEFAULTS = { damping: 1e-3, epsilon: 1e-4, newtonMatvecs: 50 };
+export const INSIGHT_DEFAULTS = { epsilon: 1e-4, newtonMatvecs: 50 };
+
+/**
+ * The default λ: max(0, −λ_min) + 10⁻³·max(λ_max, 0) (10⁻³ when neither is known), so that H + λI is
+ * positive definite with condition number ≲ 10³ and the Newton-type step minimises the damped quadratic
+ * model (Levenberg 1944; Marquardt 1963) instead of heading for one of its saddle points.
+ */
+export function defaultDamping(lambdaMin: number | undefined, lambdaMax: number | undefined): number {
+  const neg = lambdaMin != null && Number.isFinite(lambdaMin) ? Math.max(0, -lambdaMin) : 0;
+  const pos = lambdaMax != null && Number.isFinite(lambdaMax) ? Math.max(0, lambdaMax) : 0;
+  return neg + pos > 0 ? neg + 1e-3 * pos : 1e-3;
+}
 
 /** Most jackknife groups for the Frobenius share; each keeps one float64 vector of size P. */
 const SHARE_GROUPS = 20;
@@ -36,10 +47,13 @@ export interface InsightInputs {
   share: FrobeniusShareAccumulator | null;
   /** Largest eigenvalue of H and of each block's H_BB (undefined when not computed). */
   globalTop: number | undefined;
+  /** Smallest eigenvalue of H (for the default damping). */
+  globalBottom?: number;
   layerTops: Array<number | undefined>;
   /** Exact HVPs, several at once. */
   matvecMany: (vs: Float32Array[]) => Promise<Float32Array[]>;
-  damping: number;
+  /** λ; undefined: defaultDamping(λ_min, λ_max). */
+  damping?: number;
   epsilon: number;
   newtonMatvecs: number;
   signal?: AbortSignal;
@@ -87,14 +101,15 @@ export async function computeInsights(x: InsightInputs): Promise<Insights> {
   const gg = dot(g, g);
   const ghg = dot(g, x.hg);
   const sDiag = dampedInverseDiagonal(g, x.diag, x.epsilon);
+  const damping = x.damping ?? defaultDamping(x.globalBottom, x.globalTop);
   // With --exact the Newton-type step is the dense solve (exact); otherwise MINRES on HVPs.
-  const newton = dense ? null : await minres(async (v) => (await many([v]))[0], g, { shift: x.damping, maxIter: x.newtonMatvecs, signal: x.signal });
-  const sNewton = newton ? newton.solution : solveDenseInPlace(shifted(dense!, P, x.damping), P, g);
+  const newton = dense ? null : await minres(async (v) => (await many([v]))[0], g, { shift: damping, maxIter: x.newtonMatvecs, signal: x.signal });
+  const sNewton = newton ? newton.solution : solveDenseInPlace(shifted(dense!, P, damping), P, g);
   const [hsDiag, hsNewton] = await many([sDiag, sNewton]);
   let r2 = 0;
-  for (let i = 0; i < P; i++) r2 += (g[i] - hsNewton[i] - x.damping * sNewton[i]) ** 2;
+  for (let i = 0; i < P; i++) r2 += (g[i] - hsNewton[i] - damping * sNewton[i]) ** 2;
   const directions: Directions = {
-    damping: x.damping,
+    damping,
     epsilon: x.epsilon,
     diagonalMethod: x.diagMethod,
     cosine: { gradientVsDiagonal: cosine(g, sDiag), gradientVsNewton: cosine(g, sNewton), diagonalVsNewton: cosine(sDiag, sNewton) },

@@ -49,7 +49,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   checkCount('--density-runs', o.densityRuns, 1);
   checkCount('--density-steps', o.densitySteps, 2);
   checkCount('--newton-matvecs', o.newtonMatvecs, 1);
-  if (!(o.damping >= 0) || !Number.isFinite(o.damping)) throw new InputError(null, `--damping must be a finite number ≥ 0, got ${o.damping}`);
+  if (o.damping !== undefined && (!(o.damping >= 0) || !Number.isFinite(o.damping))) throw new InputError(null, `--damping must be a finite number ≥ 0, got ${o.damping}`);
   if (!(o.epsilon >= 0) || !Number.isFinite(o.epsilon)) throw new InputError(null, `--epsilon must be a finite number ≥ 0, got ${o.epsilon}`);
   if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
   const traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
@@ -245,7 +245,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       });
     }
     report({ phase: 'gradient', message: 'diagonal share, step sizes, directions (MINRES)', done: 0, total: 1, eta: null });
-    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, damping: o.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
+    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
     insights.layers.forEach((extra, i) => Object.assign(layers[i], extra));
     let density: InspectResult['global']['density'];
     if (o.density) {
