@@ -234,3 +234,44 @@ test('step sizes along the gradient: a step −ηg lowers an (indefinite) quadra
   const inv = dampedInverseDiagonal([1, -2, 3], [-0.5, 0, 2], 0.5);
   assert.deepEqual(Array.from(inv), [1, -4, 1.2]);
 });
+
+test('computeInsights on an operator: never more than `batch` vectors at once, same numbers for any batch, per-layer curvature exact', async () => {
+  const { computeInsights, shareAccumulator } = await import('../extension/engine/insights.js');
+  const n = 30;
+  const H = testMatrix(n, 21);
+  const blocks: Array<[number, number]> = [[0, 10], [10, 25], [25, 30]];
+  const rng = new Rng(22);
+  const gradient = Float32Array.from({ length: n }, () => rng.normal());
+  const mv = denseMatVec(H);
+  const hg = await mv(gradient.slice());
+  const run = async (batch: number) => {
+    const share = shareAccumulator(n, blocks, 50, 2 ** 30);
+    const prng = new Rng(23);
+    for (let k = 0; k < 50; k++) {
+      const z = prng.rademacher(n);
+      share.push(z, await mv(z.slice()));
+    }
+    let most = 0;
+    const matvecMany = async (vs: Float32Array[]) => {
+      most = Math.max(most, vs.length);
+      return Promise.all(vs.map((v) => mv(v)));
+    };
+    const r = await computeInsights({ P: n, blocks, gradient, hg, diag: H.diag, diagMethod: 'exact', dense: null, share, globalTop: 20, globalBottom: -1.5, layerTops: [1, 2, 3], matvecMany, batch, epsilon: 1e-4, newtonMatvecs: 200 });
+    assert.ok(most <= batch, `${most} vectors at once with batch ${batch}`);
+    return r;
+  };
+  const a = await run(1);
+  const b = await run(8);
+  assert.deepEqual(a, b);
+  blocks.forEach(([s, e], i) => {
+    const gb = Float64Array.from(gradient.subarray(s, e));
+    const sub = Float64Array.from({ length: (e - s) ** 2 }, (_, k) => H.a[(s + Math.floor(k / (e - s))) * n + s + (k % (e - s))]);
+    const want = dot(gb, mul(sub, e - s, gb)) / dot(gb, gb);
+    assert.ok(Math.abs(a.layers[i].gradientCurvature - want) < 1e-5 * Math.abs(want) + 1e-6, `layer ${i}: ${a.layers[i].gradientCurvature} vs ${want}`);
+    assert.equal(a.layers[i].learningRateBound.topEigenvector, 2 / (i + 1));
+  });
+  // Default damping: −λ_min + 10⁻³·λ_max with the eigenvalues given.
+  assert.ok(Math.abs(a.global.directions.damping - (1.5 + 0.02)) < 1e-12);
+  assert.equal(a.global.directions.newtonMethod, 'minres');
+  assert.ok(a.global.directions.newtonResidual < 1e-5, `${a.global.directions.newtonResidual}`);
+});

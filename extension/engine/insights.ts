@@ -50,8 +50,9 @@ export interface InsightInputs {
   /** Smallest eigenvalue of H (for the default damping). */
   globalBottom?: number;
   layerTops: Array<number | undefined>;
-  /** Exact HVPs, several at once. */
+  /** Exact HVPs, several at once, and how many to pass at once (the engine's stacked-copies batch). */
   matvecMany: (vs: Float32Array[]) => Promise<Float32Array[]>;
+  batch: number;
   /** λ; undefined: defaultDamping(λ_min, λ_max). */
   damping?: number;
   epsilon: number;
@@ -69,9 +70,9 @@ export function shareRegions(P: number, blocks: Array<[number, number]>): Array<
   return [[0, P], ...blocks];
 }
 
-/** An accumulator sized for the run: as many jackknife groups (≤ 20) as 1/8 of the memory budget allows. */
+/** An accumulator sized for the run: as many jackknife groups (≤ 20) as 1/8 of the memory budget allows ((G + 1)·P float64), at least 2. */
 export function shareAccumulator(P: number, blocks: Array<[number, number]>, probes: number, memoryBudget: number): FrobeniusShareAccumulator {
-  const groups = Math.max(2, Math.min(SHARE_GROUPS, probes, Math.floor(memoryBudget / 8 / (8 * P))));
+  const groups = Math.max(2, Math.min(SHARE_GROUPS, probes, Math.floor(memoryBudget / 8 / (8 * P)) - 1));
   return new FrobeniusShareAccumulator(P, shareRegions(P, blocks), groups);
 }
 
@@ -80,21 +81,30 @@ export async function computeInsights(x: InsightInputs): Promise<Insights> {
   // Products in float64 for the small dense algebra; HVPs take float32.
   const many = dense
     ? async (vs: ArrayLike<number>[]): Promise<Array<Float32Array | Float64Array>> => vs.map((v) => denseProduct(dense, P, v))
-    : async (vs: ArrayLike<number>[]): Promise<Array<Float32Array | Float64Array>> => x.matvecMany(vs.map((v) => Float32Array.from(v)));
+    : async (vs: ArrayLike<number>[]): Promise<Array<Float32Array | Float64Array>> => {
+        const out: Float32Array[] = [];
+        for (let i = 0; i < vs.length; i += x.batch) out.push(...(await x.matvecMany(vs.slice(i, i + x.batch).map((v) => Float32Array.from(v)))));
+        return out;
+      };
 
   // How diagonal is H.
   const shares: ShareResult[] = dense ? exactFrobeniusShare(dense, P, shareRegions(P, blocks)) : x.share!.result();
   const shareOf = (s: ShareResult): ShareEstimate => ({ value: s.value, stderr: s.stderr, method: dense ? 'exact' : 'hutchinson', samples: s.samples });
 
   // Curvature along each layer's own gradient, the other weights fixed: g_BᵀH_BB g_B / g_Bᵀg_B.
-  const masked = blocks.map(([s, e]) => {
-    const v = new Float64Array(P);
-    for (let i = s; i < e; i++) v[i] = x.gradient[i];
-    return v;
-  });
+  // Masked gradients are made `batch` at a time (float32, P each), never all at once.
   const whole = blocks.length === 1 && blocks[0][0] === 0 && blocks[0][1] === P;
-  const hMasked = whole ? [x.hg] : await many(masked);
-  const layerCurvature = blocks.map(([s, e], b) => rayleighQuotient(x.gradient.subarray(s, e), hMasked[b].subarray(s, e)));
+  const layerCurvature: number[] = [];
+  for (let b0 = 0; b0 < blocks.length; b0 += x.batch) {
+    const group = blocks.slice(b0, b0 + x.batch);
+    const masked = group.map(([s, e]) => {
+      const v = new Float32Array(P);
+      v.set(x.gradient.subarray(s, e), s);
+      return v;
+    });
+    const products = whole ? [x.hg] : await many(masked);
+    group.forEach(([s, e], k) => layerCurvature.push(rayleighQuotient(x.gradient.subarray(s, e), products[k].subarray(s, e))));
+  }
 
   // Directions.
   const g = Float64Array.from(x.gradient);

@@ -245,7 +245,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       });
     }
     report({ phase: 'gradient', message: 'diagonal share, step sizes, directions (MINRES)', done: 0, total: 1, eta: null });
-    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
+    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, batch: K, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
     insights.layers.forEach((extra, i) => Object.assign(layers[i], extra));
     let density: InspectResult['global']['density'];
     if (o.density) {
