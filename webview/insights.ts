@@ -11,7 +11,7 @@ export interface MeaningItem {
   text: string;
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(Math.abs(v) < 0.1 ? 1 : 0)} %`;
+const pct = (v: number) => `${(100 * v).toFixed(Math.abs(v) < 0.2 ? 1 : 0)} %`;
 
 export function shareText(s: ShareEstimate | null | undefined): string {
   if (!s || !Number.isFinite(s.value)) return 'n/a';
