@@ -163,12 +163,12 @@ test('--exact, logistic regression: share, step sizes, directions equal their cl
   }
 });
 
-/** The mlp's exact Hessian from P HVP columns on the cpu backend, float64, symmetrised. */
-async function mlpExact(): Promise<Exact> {
+/** A fixture's exact Hessian from P HVP columns on the cpu backend, float64, symmetrised. */
+async function mlpExact(name = 'mlp'): Promise<Exact> {
   await activateBackend('cpu');
-  const { net } = loadModel(`${dir('mlp')}/model.json`);
-  const arrays = readArrays(`${dir('mlp')}/data.npz`);
-  const { dataset, loss } = prepareData('data', arrays.x, arrays.y, net, { name: ref('mlp').lossName, reason: 'test' });
+  const { net } = loadModel(`${dir(name)}/model.json`);
+  const arrays = readArrays(`${dir(name)}/data.npz`);
+  const { dataset, loss } = prepareData('data', arrays.x, arrays.y, net, { name: ref(name).lossName, reason: 'test' });
   const obj = new Objective(net, dataset, loss, dataset.examples);
   try {
     const P = net.size;
@@ -319,6 +319,15 @@ test('--checkpoints: a logistic model trained here and saved at epochs 1, 2, 10 
   assert.equal(mixed.status, 2, mixed.stderr);
   assert.match(mixed.stderr, /curvature-lens: error: .*epoch-3.*model\.json: its layers \(renamed:4\) differ from those of .*epoch-1/);
 });
+
+for (const name of ['rescnn', 'textclf']) {
+  test(`--exact on other architectures (${name}: residual/BatchNorm or embedding/LayerNorm): every insight number as from the dense Hessian`, async () => {
+    const e = await mlpExact(name);
+    const r = await inspect({ modelPath: `${dir(name)}/model.json`, dataPath: `${dir(name)}/data.npz`, loss: ref(name).lossName, backend: 'wasm', exact: true, top: 1, bottom: 1, damping: 0.1 });
+    const diag = Array.from({ length: e.P }, (_, i) => e.H[i * e.P + i]);
+    assertInsights(r, expected(e, diag, 0.1, 1e-4), 2e-3, name);
+  });
+}
 
 test('insight flags are checked', async () => {
   await assert.rejects(runMlp({ damping: -1 }), /--damping must be a finite number ≥ 0/);
