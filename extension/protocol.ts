@@ -83,6 +83,55 @@ export interface LayerResult {
   trace: TraceEstimate;
   eigenvalues: EigenSummary;
   tensors: TensorResult[];
+  /** Share of this layer's rows' Frobenius mass on the diagonal: Σ_{i∈layer} H_ii² / Σ_{i∈layer} Σ_j H_ij². */
+  diagonalShare?: ShareEstimate;
+  /** 2/λ_max of this layer's block and 2/(g_BᵀH_BB g_B / g_Bᵀg_B) for the layer's own gradient. */
+  learningRateBound?: LearningRateBound;
+  /** g_BᵀH_BB g_B / g_Bᵀg_B: curvature along this layer's gradient with the other weights fixed. */
+  gradientCurvature?: number;
+}
+
+/** ‖diag H‖² / ‖H‖_F² (or a layer's rows of it). See extension/estimators/frobeniusShare.ts. */
+export interface ShareEstimate {
+  value: number;
+  /** Jackknife standard error over the probes; null when exact. */
+  stderr: number | null;
+  /** exact: from the dense Hessian (--exact); hutchinson: from Rademacher probes (the Hutchinson probes, or XDiag's sketch vectors). */
+  method?: 'exact' | 'hutchinson';
+  /** Probes behind the estimate; null when exact. */
+  samples?: number | null;
+}
+
+/** Largest stable learning rates of gradient descent, 2/curvature; null where the curvature is ≤ 0. */
+export interface LearningRateBound {
+  /** 2/λ_max along the top eigenvector. */
+  topEigenvector: number | null;
+  /** 2/(gᵀHg/gᵀg) along the gradient. */
+  gradient: number | null;
+}
+
+/**
+ * Three update directions w ← w − s compared by the quadratic model: the gradient s = αg (α = gᵀg/gᵀHg,
+ * exact line search), the damped inverse diagonal s = g / (|d̂| + ε) (AdaHessian's), and the Newton-type
+ * s solving (H + λI)s = g by MINRES. predictedDecrease = gᵀs − ½ sᵀHs (positive: the loss decreases).
+ */
+export interface Directions {
+  /** λ of the Newton-type step (the one used: given, or the default max(0, −λ_min) + 10⁻³·λ_max). */
+  damping: number;
+  /** ε of the inverse diagonal. */
+  epsilon: number;
+  /** The diagonal estimate d̂ used for D (its method, as in the tensors' diagonals). */
+  diagonalMethod?: DiagonalEstimate['method'];
+  cosine: { gradientVsDiagonal: number; gradientVsNewton: number; diagonalVsNewton: number };
+  /** null for the gradient when gᵀHg ≤ 0 (the model has no minimum along −g). */
+  predictedDecrease: { gradient: number | null; diagonal: number; newton: number };
+  /** ‖g − (H + λI)s‖ / ‖g‖ for the Newton-type step, recomputed with one more matvec (not the recurrence's estimate). */
+  newtonResidual: number;
+  /** minres: MINRES on HVPs (Paige & Saunders 1975); dense: with --exact, a dense solve of (H + λI)s = g. */
+  newtonMethod?: 'minres' | 'dense';
+  /** MINRES iterations taken (HVPs) and the budget (--newton-matvecs); absent when dense. */
+  newtonIterations?: number;
+  newtonMatvecs?: number;
 }
 
 export type LossName = 'sparse-categorical-cross-entropy' | 'categorical-cross-entropy' | 'binary-cross-entropy' | 'mean-squared-error';
@@ -106,6 +155,10 @@ export interface InspectResult {
     trace: TraceEstimate;
     eigenvalues: EigenSummary;
     density?: SpectralDensity;
+    /** ‖diag H‖² / ‖H‖_F². */
+    diagonalShare?: ShareEstimate;
+    learningRateBound?: LearningRateBound;
+    directions?: Directions;
   };
   layers: LayerResult[];
   /** hvps: HVPs computed; batch: how many went through the engine together (stacked weight copies). */
@@ -164,6 +217,25 @@ export interface InspectSettings {
   density?: boolean;
   densityRuns?: number;
   densitySteps?: number;
+  /** λ of the Newton-type direction (H + λI)s = g (default: max(0, −λ_min) + 1e-3·λ_max, see engine/insights.ts). */
+  damping?: number;
+  /** ε of the damped inverse-diagonal direction g / (|d̂| + ε) (default 1e-4). */
+  epsilon?: number;
+  /** MINRES iteration budget (HVPs) for the Newton-type direction (default 50). */
+  newtonMatvecs?: number;
+}
+
+/** `--checkpoints GLOB`: one row per checkpoint, in natural order of the paths. */
+export interface CheckpointRow {
+  path: string;
+  topEigenvalue: number | null;
+  bottomEigenvalue: number | null;
+  trace: { value: number; stderr: number | null };
+  diagonalShare: ShareEstimate | null;
+}
+
+export interface CheckpointsResult {
+  checkpoints: CheckpointRow[];
 }
 
 /** What the host asks the worker to do (the worker runs one inspection at a time). */

@@ -8,6 +8,7 @@ import { formatCount, formatNumber } from './format.js';
 import { errorKindLabel, phaseSteps } from './status.js';
 import { el, replaceChildren, subscripted } from './dom.js';
 import type { Heatmaps } from './heatmap.js';
+import { layerShareSentence, layerStepText, meaningItems } from './insights.js';
 
 function valueSpan(text: string, raw?: number): HTMLElement {
   return el('span', { class: 'value', 'data-value': raw != null && Number.isFinite(raw) ? String(raw) : null }, text);
@@ -28,7 +29,11 @@ export function renderSummary(box: HTMLElement, r: InspectResult, tensors: reado
     body.append(el('tr', { 'data-key': row.key }, el('th', { scope: 'row' }, subscripted(row.label)), cell));
   }
   const table = el('table', { class: 'kv summary-table' }, body);
-  replaceChildren(box, notes, el('div', { class: 'summary-grid' }, table, eigenTable(r.global.eigenvalues, 'global')));
+  const items = meaningItems(r, tensors);
+  const meaning = items.length
+    ? el('section', { id: 'meaning', class: 'meaning' }, el('h3', null, 'What this means'), el('ul', { class: 'notes' }, ...items.map((i) => el('li', { class: 'note info', 'data-key': i.key }, subscripted(i.text)))))
+    : null;
+  replaceChildren(box, notes, ...(meaning ? [meaning] : []), el('div', { class: 'summary-grid' }, table, eigenTable(r.global.eigenvalues, 'global')));
 }
 
 /** Top and bottom Ritz values with their residuals and converged flags. */
@@ -84,6 +89,8 @@ export function layerSection(l: LayerResult, arrays: ReadonlyMap<string, TensorA
       l.trace.stderr != null && l.trace.method !== 'exact'
         ? el('tr', { 'data-key': 'traceStderr' }, el('th', { scope: 'row' }, 'Standard error'), el('td', null, valueSpan(formatNumber(l.trace.stderr, 3), l.trace.stderr)))
         : null,
+      layerShareSentence(l) ? el('tr', { 'data-key': 'diagonalShare' }, el('th', { scope: 'row' }, 'Diagonal share'), el('td', null, valueSpan(layerShareSentence(l)!, l.diagonalShare!.value))) : null,
+      layerStepText(l) ? el('tr', { 'data-key': 'learningRateBound' }, el('th', { scope: 'row' }, 'Stable lr'), el('td', null, subscripted(layerStepText(l)!))) : null,
     ),
   );
   const lmin = l.eigenvalues.bottom[0];

@@ -11,8 +11,10 @@ import { DEFAULTS, inspect } from '../engine/inspect.js';
 import type { BackendRequest } from '../engine/backend.js';
 import { convergenceRecorder, exportReport } from '../report/export.js';
 import { resultJson, writeResult } from './output.js';
+import { runCheckpoints } from './checkpoints.js';
 
 const USAGE = `Usage: curvature-lens inspect <model> [--data FILE] [options]
+       curvature-lens inspect --checkpoints 'runs/epoch-*/model.json' [--data FILE] [options]
 
 Computes the curvature (Hessian) of a model's mean loss over the data: exact H·g, the diagonal and
 trace with standard errors, and the extreme eigenvalues, globally and per layer. The model is a TF.js
@@ -44,6 +46,14 @@ Options:
   --top K / --bottom K   largest / smallest eigenvalues to find (default ${DEFAULTS.top} / ${DEFAULTS.bottom})
   --exact                exact diagonal, trace and eigenvalues from one HVP per parameter
   --exact-limit P        refuse --exact above P parameters (default ${DEFAULTS.exactLimit})
+  --damping L            λ of the Newton-type direction (H + λI)s = g (default: max(0, −λ_min)
+                         + 0.001·λ_max, which makes H + λI positive definite)
+  --epsilon E            ε of the inverse-diagonal direction g / (|diag| + ε) (default ${DEFAULTS.epsilon})
+  --newton-matvecs M     MINRES budget (HVPs) for the Newton-type direction (default ${DEFAULTS.newtonMatvecs})
+  --checkpoints GLOB     inspect every model file matching GLOB (* and ? within a folder name; quote it,
+                         or let the shell expand it) with the same data and seed, in natural order;
+                         --json writes {"checkpoints": [{path, topEigenvalue, bottomEigenvalue, trace,
+                         diagonalShare}]}, --report a table
   --seed S               random seed (default ${DEFAULTS.seed})
   --backend B            auto | cpu | wasm | tensorflow (default auto; every backend is self-tested)
   --memory-budget MB     memory for vectors, data and activations (default ${DEFAULTS.memoryBudget / 2 ** 20})
@@ -77,6 +87,10 @@ export async function main(argv: string[]): Promise<number> {
         exact: { type: 'boolean' },
         'exact-limit': { type: 'string' },
         seed: { type: 'string' },
+        damping: { type: 'string' },
+        epsilon: { type: 'string' },
+        'newton-matvecs': { type: 'string' },
+        checkpoints: { type: 'string' },
         backend: { type: 'string' },
         'memory-budget': { type: 'string' },
         json: { type: 'string' },
@@ -101,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
     (v.help ? process.stdout : process.stderr).write(USAGE + '\n');
     return v.help ? 0 : 2;
   }
-  if (positionals[0] !== 'inspect' || positionals.length !== 2) {
+  if (positionals[0] !== 'inspect' || (positionals.length !== 2 && v.checkpoints === undefined)) {
     return fail(`expected: curvature-lens inspect <model.json> [options]; see curvature-lens --help`, 2);
   }
   quietOnEpipe();
@@ -115,6 +129,11 @@ export async function main(argv: string[]): Promise<number> {
       if (!/^\d+$/.test(s)) throw new InputError(null, `--${flag} must be a non-negative integer, got "${s}"`);
       return Number(s);
     };
+    const real = (flag: string, s: string | undefined) => {
+      if (s === undefined) return undefined;
+      if (!/^\+?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(s) || !Number.isFinite(Number(s))) throw new InputError(null, `--${flag} must be a non-negative number, got "${s}"`);
+      return Number(s);
+    };
     const budgetMb = int('memory-budget', v['memory-budget']);
     if (v.examples !== undefined && v.data !== undefined) {
       throw new InputError(null, '--examples sets the number of synthetic examples, used only without --data');
@@ -123,8 +142,7 @@ export async function main(argv: string[]): Promise<number> {
       if (v[flag] !== undefined && v.data === undefined) throw new InputError(null, `--${flag} needs --data (it says where the labels of the data file are)`);
     }
     const convergence = convergenceRecorder();
-    const result = await inspect({
-      modelPath: positionals[1],
+    const settings = {
       dataPath: v.data ?? null,
       labelsPath: v.labels ?? null,
       labelColumn: v['label-column'] ?? null,
@@ -145,12 +163,20 @@ export async function main(argv: string[]): Promise<number> {
       seed: int('seed', v.seed),
       backend: v.backend as BackendRequest | undefined,
       memoryBudget: budgetMb === undefined ? undefined : budgetMb * 2 ** 20,
+      damping: real('damping', v.damping),
+      epsilon: real('epsilon', v.epsilon),
+      newtonMatvecs: int('newton-matvecs', v['newton-matvecs']),
       signal: controller.signal,
-      onProgress: (p) => {
+      onProgress: (p: Progress) => {
         progress?.update(p);
         convergence.onProgress(p);
       },
-    });
+    };
+    if (v.checkpoints !== undefined) {
+      await runCheckpoints(v.checkpoints, positionals.slice(1), settings, { json: v.json, report: v.report, quiet: v.quiet ?? false }, progress);
+      return 0;
+    }
+    const result = await inspect({ modelPath: positionals[1], ...settings });
     progress?.end();
     if (v.json === '-') process.stdout.write(resultJson(result, null));
     else if (v.json) writeResult(result, v.json);
@@ -186,6 +212,7 @@ function summary(r: InspectResult): string {
     `λ top    ${g.eigenvalues.top.map((e) => f(e.value)).join('  ')}`,
     `λ bottom ${g.eigenvalues.bottom.map((e) => f(e.value)).join('  ')}`,
     `|g| ${f(g.gradientNorm)}   |Hg| ${f(g.hessianGradientNorm)}   gᵀHg/gᵀg ${f(g.gradientCurvature)}`,
+    ...(g.diagonalShare && g.learningRateBound ? [`diagonal share ${f(g.diagonalShare.value)}${g.diagonalShare.stderr != null ? ` ± ${f(g.diagonalShare.stderr)}` : ''}   stable lr < ${f(g.learningRateBound.topEigenvector)} (2/λmax), < ${f(g.learningRateBound.gradient)} (along g)`] : []),
     ...r.layers.map((l) => `  ${l.name.padEnd(20)} ${String(l.parameters).padStart(8)} params  trace ${f(l.trace.value)}  λ ${f(l.eigenvalues.bottom[0]?.value ?? null)} … ${f(l.eigenvalues.top[0]?.value ?? null)}`),
   ];
   return lines.join('\n') + '\n';

@@ -9,7 +9,7 @@ import type { InspectResult } from '../protocol.js';
 
 export const INLINE_LIMIT = 1_000_000;
 
-function atomicWrite(path: string, data: string | Uint8Array): void {
+export function atomicWrite(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   writeFileSync(tmp, data);

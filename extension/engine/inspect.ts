@@ -21,6 +21,7 @@ import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
 import { Objective } from './objective.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
+import { computeInsights, INSIGHT_DEFAULTS, shareAccumulator } from './insights.js';
 
 /** The run's settings (shared with the worker protocol) and its cancellation and progress hooks. */
 export interface InspectOptions extends InspectSettings {
@@ -28,7 +29,7 @@ export interface InspectOptions extends InspectSettings {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
+export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES, ...INSIGHT_DEFAULTS };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -51,6 +52,9 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   // Hutchinson-family trace estimator; a sketch too large for the memory budget falls back below.
   const impliesHutchinson = options.samples !== undefined || (options.traceEstimator !== undefined && options.traceEstimator !== 'xtrace');
   o.estimator = options.estimator ?? (impliesHutchinson ? 'hutchinson' : 'xdiag');
+  checkCount('--newton-matvecs', o.newtonMatvecs, 1);
+  if (o.damping !== undefined && (!(o.damping >= 0) || !Number.isFinite(o.damping))) throw new InputError(null, `--damping must be a finite number ≥ 0, got ${o.damping}`);
+  if (!(o.epsilon >= 0) || !Number.isFinite(o.epsilon)) throw new InputError(null, `--epsilon must be a finite number ≥ 0, got ${o.epsilon}`);
   if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
   let traceMethod = o.traceEstimator ?? (o.estimator === 'xdiag' ? 'xtrace' : 'hutchinson');
   if (!['hutchinson', 'hutch++', 'xtrace'].includes(traceMethod)) throw new InputError(null, `--trace-estimator ${traceMethod} is not one of hutchinson, hutch++, xtrace`);
@@ -143,6 +147,9 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       : { method: 'hutchinson', samples: o.samples, matvecs: o.samples };
     const convergence: ConvergencePoint[] = [];
     const blocks = net.blocks.map((b) => [b.start, b.end] as [number, number]);
+    // ‖diag H‖² / ‖H‖_F² from the diagonal estimator's own Rademacher probes (not needed with --exact).
+    const share = o.exact ? null : shareAccumulator(P, blocks, o.estimator === 'xdiag' ? Math.floor(o.matvecs / 2) : o.samples, o.memoryBudget);
+    const onProduct = share ? (z: Float32Array, hz: Float32Array) => share.push(z, hz) : undefined;
     if (o.exact) {
       dense = new Float32Array(P * P);
       diag = new Float64Array(P);
@@ -175,6 +182,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         signal,
         matvecMany,
         batchSize: K,
+        onProduct,
         onProgress: (done, planned) => report({ phase: 'diagonal', message: 'XDiag/XTrace sketch', done, total: planned, eta: eta(t0, done, planned) }),
       });
       diag = x.diagonal.values;
@@ -192,6 +200,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         blocks,
         signal,
         batch: { size: K, matvecMany },
+        onProduct,
         onProbe: (done, running) => {
           convergence.push({ matvecs: done, value: running.trace.value, stderr: running.trace.stderr });
           report({
@@ -265,6 +274,9 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         })),
       });
     }
+    report({ phase: 'gradient', message: 'diagonal share, step sizes, directions (MINRES)', done: 0, total: 1, eta: null });
+    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, batch: K, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
+    insights.layers.forEach((extra, i) => Object.assign(layers[i], extra));
     let density: InspectResult['global']['density'];
     if (o.density) {
       // Stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017), Gaussian broadening as in PyHessian.
@@ -295,6 +307,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         trace: globalTrace,
         eigenvalues: globalEig,
         ...(density ? { density } : {}),
+        ...insights.global,
       },
       layers,
       timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K },

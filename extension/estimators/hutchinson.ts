@@ -13,6 +13,8 @@ export interface HutchinsonOptions {
   onProbe?: (done: number, running: { trace: Estimate }) => void;
   /** Cancels the run: the promise rejects with CancelledError before the next matvec. */
   signal?: AbortSignal;
+  /** Sees every probe z and its product Hz, in probe order (e.g. to estimate ‖H‖_F² from the same probes). */
+  onProduct?: (z: Float32Array, hz: Float32Array) => void;
   /**
    * Apply the operator to `size` probes at once (e.g. several HVPs in one pass). The probes and their
    * order are the same as one at a time, so results do not depend on the batch size.
@@ -78,6 +80,7 @@ export async function hutchinson(matvec: MatVec, n: number, opts: HutchinsonOpti
     }
     if (!Number.isFinite(t)) throw new Error('hutchinson: the matvec returned a non-finite value');
     trace.push(t);
+    opts.onProduct?.(z, hz);
     blocks.forEach(([s, e], b) => {
       let tb = 0;
       for (let i = s; i < e; i++) tb += z[i] * hz[i];

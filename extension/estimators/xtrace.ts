@@ -27,6 +27,8 @@ export interface SketchOptions {
 export interface XTraceOptions extends SketchOptions {
   /** Diagonal blocks [start, end) (e.g. one per layer) whose traces to estimate from the same sketch. */
   blocks?: Array<[start: number, end: number]>;
+  /** Sees each Rademacher test vector ω_i and its product Hω_i (the sketch Y), in order. */
+  onProduct?: (omega: Float32Array, y: Float32Array) => void;
 }
 
 /** XDiag's estimate of diag(H), with per-entry standard errors (NaN when samples = 1). */
@@ -117,6 +119,7 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
 
   const omega = Array.from({ length: k }, () => opts.rng.rademacher(n));
   const y = await apply(omega);
+  if (opts.onProduct) omega.forEach((w, i) => opts.onProduct!(w, y[i]));
   const { q, r, rank } = qrColumns(y);
   apply.replan(k + rank);
   const z = await apply(q);

@@ -6,6 +6,7 @@
  */
 import { traceMethod } from '../../webview/summary.js';
 import type { EigenSummary, InspectResult, TraceEstimate } from '../protocol.js';
+import { insightsMarkdown } from './insights.js';
 
 const num = (v: number | null | undefined, digits = 4): string => (v == null || !Number.isFinite(v) ? 'n/a' : Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(digits - 1) : v.toPrecision(digits));
 const pm = (t: TraceEstimate) => (t.stderr == null ? `${num(t.value)} (exact)` : `${num(t.value)} ± ${num(t.stderr, 2)}`);
@@ -189,5 +190,5 @@ export function markdownReport(r: InspectResult, opts: MarkdownOptions = {}): st
     '',
   ];
   const backend = ['## Backend self-test', '', ...r.backendNotes.map((n) => `- ${mdBlock(n)}`), ''];
-  return [...header, ...summary, ...perLayer, ...eigen, ...heatmaps, ...meaning, ...backend].join('\n');
+  return [...header, ...summary, ...insightsMarkdown(r, mdText), ...perLayer, ...eigen, ...heatmaps, ...meaning, ...backend].join('\n');
 }
