@@ -8,6 +8,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { InputError } from '../errors.js';
+import { reserve } from './alloc.js';
 import { DEFAULT_LIMITS, decodeNpy, printable, readInput, tooBig, type NdArray, type ReadLimits } from './npy.js';
 
 export function parseNpz(bytes: Uint8Array, file: string, limits: ReadLimits = DEFAULT_LIMITS): Map<string, NdArray> {
@@ -16,11 +17,17 @@ export function parseNpz(bytes: Uint8Array, file: string, limits: ReadLimits = D
   };
   if (bytes.length > limits.maxBytes) fail(tooBig('the file is', bytes.length, limits));
   const out = new Map<string, NdArray>();
+  // All members together may not unpack to more than this (a zip bomb of many members, each under maxBytes).
+  const maxTotal = limits.maxDecompressedBytes ?? limits.maxBytes;
+  let total = 0;
   for (const entry of centralDirectory(bytes, fail)) {
     const member = (detail: string): never => fail(`member '${printable(entry.name)}': ${detail}`);
     if (!entry.name.endsWith('.npy')) member('not a .npy array; an .npz must hold only arrays saved by np.savez');
     const name = entry.name.slice(0, -4);
     if (out.has(name)) member('appears twice in the archive; save each array once');
+    if (entry.size > limits.maxBytes) member(tooBig('declares an uncompressed size of', entry.size, limits));
+    total += entry.size;
+    reserve(total, maxTotal, member, "unpacking the archive's members (up to this one)");
     out.set(name, decodeNpy(extract(bytes, entry, limits, member), member, limits));
   }
   return out;
@@ -157,6 +164,7 @@ function extract(bytes: Uint8Array, e: Entry, limits: ReadLimits, fail: Fail): U
   const r = new Reader(bytes, fail);
   if (e.flags & 0x1) fail('is encrypted; numpy never writes encrypted archives');
   if (e.size > limits.maxBytes) fail(tooBig('declares an uncompressed size of', e.size, limits));
+  if (e.method === 8) reserve(e.size, limits.maxBytes, fail, 'inflating the member');
   r.need(e.localOffset, 30, 'local header');
   if (r.u32(e.localOffset) !== LOCAL_SIG) fail(`corrupt archive: no local header at offset ${e.localOffset}`);
   const start = e.localOffset + 30 + r.u16(e.localOffset + 26) + r.u16(e.localOffset + 28);
