@@ -19,6 +19,7 @@ import type { LanczosResult, MatVec } from '../estimators/types.js';
 import { VERSION } from '../version.js';
 import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
+import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
@@ -69,7 +70,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   check();
 
   report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
-  const { net, trainingLoss } = loadModel(o.modelPath);
+  const { net, trainingLoss } = loadModel(o.modelPath, modelLimits(o.inputLimits));
   const P = net.size;
   const vectorBytes = 4 * P;
   if (16 * vectorBytes > o.memoryBudget) {
@@ -84,7 +85,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   }
   const requestedLoss = chosenLoss(o.loss ?? null, trainingLoss);
   const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
-  const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
+  const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn, limits: dataLimits(o.inputLimits) });
   const dataName = o.dataPath ?? 'synthetic data';
   const { dataset, loss } = prepareData(dataName, arrays.x, arrays.y, net, requestedLoss, 'labelsPath' in arrays ? arrays.labelsPath : dataName);
   if (synthetic) report({ phase: 'load', message: 'synthetic data', done: 0, total: 1, eta: null, note: `no data file: ${synthetic.description}` });

@@ -114,6 +114,7 @@ export class Session implements vscode.Disposable {
       // Exact mode has no estimator (the engine refuses the combination).
       estimator: cfg.get<boolean>('exact', false) ? undefined : cfg.get<'hutchinson' | 'xdiag'>('estimator', 'hutchinson'),
       matvecs: cfg.get<number>('matvecs', 100),
+      inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
@@ -140,6 +141,7 @@ export class Session implements vscode.Disposable {
           const result = await runInWorker({
             workerPath: this.workerPath,
             options,
+            memoryLimitMB: cfg.get<number>('workerMemoryLimitMB', 0) || undefined,
             log: (l) => this.output.appendLine(l),
             cancel: source.token,
             onProgress: (p) => {
