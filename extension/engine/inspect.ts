@@ -21,6 +21,7 @@ import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
 import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
+import { FiniteGuard } from './nonFinite.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
 /** The run's settings (shared with the worker protocol) and its cancellation and progress hooks. */
@@ -94,13 +95,16 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
   const obj = new Objective(net, dataset, loss, chunkSize);
+  const finite = new FiniteGuard(net, dataset, chunkSize, o.modelPath);
   let hvps = 0;
   try {
     const matvec: MatVec = async (v) => {
       await new Promise((r) => setImmediate(r));
       check();
       hvps++;
-      return obj.hvp(v);
+      const hv = obj.hvp(v);
+      finite.check('a Hessian-vector product', hv, true);
+      return hv;
     };
     // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies.
     const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
@@ -108,11 +112,15 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       await new Promise((r) => setImmediate(r));
       check();
       hvps += vs.length;
-      return obj.hvpMany(vs);
+      const hvs = obj.hvpMany(vs);
+      for (const hv of hvs) finite.check('a Hessian-vector product', hv, true);
+      return hvs;
     };
 
     report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
     const { loss: lossValue, gradient } = obj.lossAndGradient();
+    finite.check('the loss', [lossValue]);
+    finite.check('the gradient', gradient, true);
     const hg = await matvec(gradient);
     const gg = dot(gradient, gradient);
     const ghg = dot(gradient, hg);

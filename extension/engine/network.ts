@@ -66,6 +66,11 @@ export interface Network {
   logits(w: tf.Tensor[], x: tf.Tensor, copies?: number): tf.Tensor;
   /** Bytes of activations per example (forward), for chunk sizing. */
   activationBytesPerExample: number;
+  /**
+   * Every layer's output for a batch (single copy), in evaluation order, after the layer's activation
+   * (the output layer's before its head). For locating where a NaN/Inf first appears (nonFinite.ts).
+   */
+  layerOutputs?(w: tf.Tensor[], x: tf.Tensor): Array<{ name: string; className: string; output: tf.Tensor }>;
 }
 
 type Apply = (w: tf.Tensor[], inputs: tf.Tensor[], copies: number) => tf.Tensor;
@@ -371,12 +376,14 @@ export function buildNetwork(model: TfjsModelFile): Network {
 
   const outBuilt = built.get(output)!;
   const head = outBuilt.activation;
-  const run = (w: tf.Tensor[], x: tf.Tensor, copies: number): tf.Tensor => {
+  const run = (w: tf.Tensor[], x: tf.Tensor, copies: number, record?: (node: GraphNode, y: tf.Tensor) => void): tf.Tensor => {
     const values = new Map<string, tf.Tensor>([[input.name, x]]);
     for (const node of nodes) {
       const bb = built.get(node.layer.name)!;
       const y = bb.apply(w, node.inputs.map((n) => values.get(n)!), copies);
-      values.set(node.layer.name, node.layer.name === output || bb.activation === 'linear' ? y : activate(y, bb.activation));
+      const out = node.layer.name === output || bb.activation === 'linear' ? y : activate(y, bb.activation);
+      values.set(node.layer.name, out);
+      record?.(node, out);
     }
     return values.get(output)!;
   };
@@ -399,6 +406,11 @@ export function buildNetwork(model: TfjsModelFile): Network {
     initial: flat,
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
+    layerOutputs: (w, x) => {
+      const outs: Array<{ name: string; className: string; output: tf.Tensor }> = [];
+      run(w, x, 1, (node, y) => outs.push({ name: node.layer.name, className: node.layer.className, output: y }));
+      return outs;
+    },
   };
 
   function graphOf(m: TfjsModelFile): { nodes: GraphNode[]; input: { name: string; shape: number[] }; output: string } {
