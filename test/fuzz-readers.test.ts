@@ -41,10 +41,10 @@ const dir = mkdtempSync(join(tmpdir(), 'cl-fuzz-'));
 /** A file outside every model folder, for shard links that try to leave it. */
 const outside = join(dir, 'outside.bin');
 writeFileSync(outside, new Uint8Array(64));
-const counts = new Map<string, { cases: number; ok: number; inputError: number }>();
+const counts = new Map<string, { cases: number; ok: number; inputError: number; largest: number; refused: number }>();
 after(() => {
   rmSync(dir, { recursive: true, force: true });
-  const lines = [...counts].map(([r, c]) => `${r}: ${c.cases} cases (${c.ok} valid, ${c.inputError} InputError)`);
+  const lines = [...counts].map(([r, c]) => `${r}: ${c.cases} cases (${c.ok} valid, ${c.inputError} InputError; largest allocation granted ${c.largest} bytes, ${c.refused} requests above the limit refused)`);
   console.log(`fuzz cases per reader (seed ${SEED}, ${RUNS} runs per property):\n  ${lines.join('\n  ')}`);
 });
 
@@ -55,7 +55,7 @@ const check = <T>(arb: fc.Arbitrary<T>, prop: (v: T) => void, runs = RUNS) => fc
  * slow case, or an allocation asked for under a limit above the test's, fails the test.
  */
 function expectTypedOrValid<T>(reader: string, run: () => T, limit = LIMIT): T | null {
-  const c = counts.get(reader) ?? { cases: 0, ok: 0, inputError: 0 };
+  const c = counts.get(reader) ?? { cases: 0, ok: 0, inputError: 0, largest: 0, refused: 0 };
   counts.set(reader, c);
   c.cases++;
   const over: AllocationRequest[] = [];
@@ -63,6 +63,8 @@ function expectTypedOrValid<T>(reader: string, run: () => T, limit = LIMIT): T |
   try {
     const r = observeAllocations((req) => {
       if (req.limit > limit) over.push(req);
+      if (req.bytes > req.limit || !Number.isSafeInteger(req.bytes)) c.refused++;
+      else c.largest = Math.max(c.largest, req.bytes);
     }, run);
     c.ok++;
     return r;
@@ -475,7 +477,7 @@ test('model.json: a functional chain thousands of layers deep is refused or buil
     else assert.ok(r);
     // with the default layer limit (100000) the deep chain is built, iteratively
     if (n === 20_000) {
-      const built = expectTypedOrValid('model.json', () => buildNetwork(readTfjsModel(path)), 2 * 2 ** 30);
+      const built = expectTypedOrValid('model.json (default limits)', () => buildNetwork(readTfjsModel(path)), 2 * 2 ** 30);
       assert.ok(built);
       assert.equal(built.size, 2 * n);
     }
