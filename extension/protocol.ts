@@ -223,6 +223,17 @@ export interface InspectSettings {
   epsilon?: number;
   /** MINRES iteration budget (HVPs) for the Newton-type direction (default 50). */
   newtonMatvecs?: number;
+  /** Limits on untrusted model and data files (README "Security and limits"); unset fields: the defaults. */
+  inputLimits?: InputLimits;
+}
+
+export interface InputLimits {
+  /** Largest data file, decoded array, archive content (all members) or model weights, bytes (default 2 GiB). */
+  maxFileBytes?: number;
+  /** Most parameters (weights) a model may declare (default 2^28). */
+  maxParameters?: number;
+  /** Most layers (graph nodes) a model may have (default 100000). */
+  maxLayers?: number;
 }
 
 /** `--checkpoints GLOB`: one row per checkpoint, in natural order of the paths. */

@@ -19,7 +19,9 @@ import type { LanczosResult, MatVec } from '../estimators/types.js';
 import { VERSION } from '../version.js';
 import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
+import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
+import { FiniteGuard } from './nonFinite.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 import { computeInsights, INSIGHT_DEFAULTS, shareAccumulator } from './insights.js';
 
@@ -77,7 +79,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   check();
 
   report({ phase: 'load', message: 'loading model and data', done: 0, total: 1, eta: null });
-  const { net, trainingLoss, format } = loadModel(o.modelPath);
+  const { net, trainingLoss, format } = loadModel(o.modelPath, modelLimits(o.inputLimits));
   const P = net.size;
   const vectorBytes = 4 * P;
   if (16 * vectorBytes > o.memoryBudget) {
@@ -102,7 +104,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   }
   const requestedLoss = chosenLoss(o.loss ?? null, trainingLoss);
   const synthetic = o.dataPath ? null : syntheticData(net, o.syntheticExamples, o.seed, { loss: requestedLoss?.name });
-  const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn });
+  const arrays = synthetic ?? readArrays(o.dataPath!, { labelsPath: o.labelsPath, labelColumn: o.labelColumn, limits: dataLimits(o.inputLimits) });
   const dataName = o.dataPath ?? 'synthetic data';
   const { dataset, loss } = prepareData(dataName, arrays.x, arrays.y, net, requestedLoss, 'labelsPath' in arrays ? arrays.labelsPath : dataName);
   if (synthetic) report({ phase: 'load', message: 'synthetic data', done: 0, total: 1, eta: null, note: `no data file: ${synthetic.description}` });
@@ -112,13 +114,16 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
   const obj = new Objective(net, dataset, loss, chunkSize);
+  const finite = new FiniteGuard(net, dataset, chunkSize, o.modelPath);
   let hvps = 0;
   try {
     const matvec: MatVec = async (v) => {
       await new Promise((r) => setImmediate(r));
       check();
       hvps++;
-      return obj.hvp(v);
+      const hv = obj.hvp(v);
+      finite.check('a Hessian-vector product', hv, true);
+      return hv;
     };
     // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies.
     const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
@@ -126,11 +131,15 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       await new Promise((r) => setImmediate(r));
       check();
       hvps += vs.length;
-      return obj.hvpMany(vs);
+      const hvs = obj.hvpMany(vs);
+      for (const hv of hvs) finite.check('a Hessian-vector product', hv, true);
+      return hvs;
     };
 
     report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
     const { loss: lossValue, gradient } = obj.lossAndGradient();
+    finite.check('the loss', [lossValue]);
+    finite.check('the gradient', gradient, true);
     const hg = await matvec(gradient);
     const gg = dot(gradient, gradient);
     const ghg = dot(gradient, hg);

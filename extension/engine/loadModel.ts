@@ -6,8 +6,8 @@ import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { InputError } from '../errors.js';
 import { readKerasModel } from '../readers/keras.js';
-import { readTfjsModel } from '../readers/tfjsModel.js';
-import { readOnnxModel } from '../readers/onnxModel.js';
+import { readTfjsModel, type ModelLimits } from '../readers/tfjsModel.js';
+import { DEFAULT_ONNX_LIMITS, readOnnxModel } from '../readers/onnxModel.js';
 import type { ModelFormat } from '../protocol.js';
 import { buildOnnxNetwork } from './onnxNetwork.js';
 import { buildNetwork, type Network } from './network.js';
@@ -23,18 +23,21 @@ export interface LoadedModel {
 /** The model file extensions Inspect accepts, for messages and file pickers. */
 export const MODEL_FORMATS = ['model.json', '.onnx', '.keras', '.h5'] as const;
 
-export function loadModel(path: string): LoadedModel {
+export function loadModel(path: string, limits?: ModelLimits): LoadedModel {
   const ext = extname(path).toLowerCase();
   // Missing files and folders get the TF.js reader's messages, which say what to pass instead.
   const isFile = statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
   if (ext === '.json' || !isFile) {
-    const model = readTfjsModel(path);
+    const model = readTfjsModel(path, limits);
     return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: 'tfjs-layers' };
   }
   if (ext === '.keras' || ext === '.h5' || ext === '.hdf5') {
-    const model = readKerasModel(path);
+    const model = readKerasModel(path, limits ? { maxFileBytes: limits.maxWeightBytes, maxConfigBytes: limits.maxJsonBytes, maxWeightBytes: limits.maxWeightBytes } : undefined);
     return { net: buildNetwork(model), trainingLoss: model.trainingLoss, format: ext === '.keras' ? 'keras' : 'keras-h5' };
   }
-  if (ext === '.onnx') return { net: buildOnnxNetwork(readOnnxModel(path)), trainingLoss: null, format: 'onnx' };
+  if (ext === '.onnx') {
+    const onnxLimits = limits ? { maxFileBytes: limits.maxWeightBytes, maxTensorBytes: limits.maxWeightBytes, maxNodes: limits.maxLayers ?? DEFAULT_ONNX_LIMITS.maxNodes } : undefined;
+    return { net: buildOnnxNetwork(readOnnxModel(path, onnxLimits)), trainingLoss: null, format: 'onnx' };
+  }
   throw new InputError(path, `not a supported model file (expected one of: ${MODEL_FORMATS.join(', ')})`);
 }

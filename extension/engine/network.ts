@@ -68,6 +68,11 @@ export interface Network {
   logits(w: tf.Tensor[], x: tf.Tensor, copies?: number): tf.Tensor;
   /** Bytes of activations per example (forward), for chunk sizing. */
   activationBytesPerExample: number;
+  /**
+   * Every layer's output for a batch (single copy), in evaluation order, after the layer's activation
+   * (the output layer's before its head). For locating where a NaN/Inf first appears (nonFinite.ts).
+   */
+  layerOutputs?(w: tf.Tensor[], x: tf.Tensor): Array<{ name: string; className: string; output: tf.Tensor }>;
 }
 
 type Apply = (w: tf.Tensor[], inputs: tf.Tensor[], copies: number) => tf.Tensor;
@@ -103,10 +108,27 @@ export function buildNetwork(model: TfjsModelFile): Network {
   const constants: tf.Tensor[] = [];
   let offset = 0;
 
+  // Weights by their last two name components ("<layer>/<weight>"), in manifest order: finding a layer's
+  // weight is then not a scan of the whole manifest (which made a 20000-layer model take 80 s).
+  const lastTwo = (name: string) => name.slice(name.lastIndexOf('/', name.lastIndexOf('/') - 1) + 1);
+  const byKey = new Map<string, WeightTensor[]>();
+  for (const t of ordered) {
+    const k = lastTwo(t.name);
+    const list = byKey.get(k);
+    if (list) list.push(t);
+    else byKey.set(k, [t]);
+  }
+  let nextInOrder = 0;
   const takeWeight = (l: RawLayer, suffix: string, shape: number[]): WeightTensor => {
-    let w = ordered.find((t) => weightsLeft.has(t.name) && (t.name === `${l.name}/${suffix}` || t.name.endsWith(`/${l.name}/${suffix}`)));
+    const key = `${l.name}/${suffix}`;
+    const list = byKey.get(lastTwo(key)) ?? [];
+    while (list.length && !weightsLeft.has(list[0].name)) list.shift();
+    let w = list.find((t) => weightsLeft.has(t.name) && (t.name === key || t.name.endsWith(`/${key}`)));
     // Fall back to manifest order for files whose names do not follow Keras' "<layer>/<weight>".
-    w ??= ordered.find((t) => weightsLeft.has(t.name));
+    if (!w) {
+      while (nextInOrder < ordered.length && !weightsLeft.has(ordered[nextInOrder].name)) nextInOrder++;
+      w = ordered[nextInOrder];
+    }
     if (!w) fail(l, `its ${suffix} is missing from the weights manifest`);
     const got = w!;
     if (got.shape.length !== shape.length || got.shape.some((d, i) => d !== shape[i])) {
@@ -125,6 +147,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
   for (const node of nodes) {
     const l = node.layer;
     const c = l.config;
+    if (node.inputs.length === 0) fail(l, 'has no inputs (its inbound_nodes name no layer)');
     const inShapes = node.inputs.map((n) => shapes.get(n)!);
     const shape = inShapes[0];
     const trainable = c.trainable !== false;
@@ -355,12 +378,14 @@ export function buildNetwork(model: TfjsModelFile): Network {
 
   const outBuilt = built.get(output)!;
   const head = outBuilt.activation;
-  const run = (w: tf.Tensor[], x: tf.Tensor, copies: number): tf.Tensor => {
+  const run = (w: tf.Tensor[], x: tf.Tensor, copies: number, record?: (node: GraphNode, y: tf.Tensor) => void): tf.Tensor => {
     const values = new Map<string, tf.Tensor>([[input.name, x]]);
     for (const node of nodes) {
       const bb = built.get(node.layer.name)!;
       const y = bb.apply(w, node.inputs.map((n) => values.get(n)!), copies);
-      values.set(node.layer.name, node.layer.name === output || bb.activation === 'linear' ? y : activate(y, bb.activation));
+      const out = node.layer.name === output || bb.activation === 'linear' ? y : activate(y, bb.activation);
+      values.set(node.layer.name, out);
+      record?.(node, out);
     }
     return values.get(output)!;
   };
@@ -383,6 +408,11 @@ export function buildNetwork(model: TfjsModelFile): Network {
     initial: flat,
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
+    layerOutputs: (w, x) => {
+      const outs: Array<{ name: string; className: string; output: tf.Tensor }> = [];
+      run(w, x, 1, (node, y) => outs.push({ name: node.layer.name, className: node.layer.className, output: y }));
+      return outs;
+    },
   };
 
   function graphOf(m: TfjsModelFile): { nodes: GraphNode[]; input: { name: string; shape: number[] }; output: string } {
@@ -434,20 +464,31 @@ function functionalGraph(m: TfjsModelFile): { nodes: GraphNode[]; input: { name:
     for (const d of calls[0]) if (!byName.has(d)) throw new InputError(file, `layer "${l.name}" reads from "${d}", which is not a layer of the model`);
     deps.set(l.name, calls[0]);
   }
-  // Topological order by depth-first search from the output; a cycle is an error.
+  if (!byName.has(outputs[0])) throw new InputError(file, `the output layer "${outputs[0]}" is not a layer of the model`);
+  // Topological order by depth-first search from the output; a cycle is an error. Iterative (an explicit
+  // stack), so that a chain of many thousands of layers cannot overflow the call stack.
   const order: GraphNode[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, depth: number) => {
-    if (depth > 10000) throw new InputError(file, 'the layer graph is too deep');
+  const stack: Array<{ name: string; next: number }> = [];
+  const enter = (name: string) => {
     if (name === input.name || state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') throw new InputError(file, `the layer graph has a cycle through "${name}"`);
     state.set(name, 'visiting');
-    for (const d of deps.get(name) ?? []) visit(d, depth + 1);
-    state.set(name, 'done');
-    const layer = byName.get(name)!;
-    if (layer.className === 'InputLayer') throw new InputError(file, `input layer "${name}" is not the model's input`);
-    order.push({ layer, inputs: deps.get(name)! });
+    stack.push({ name, next: 0 });
   };
-  visit(outputs[0], 0);
+  enter(outputs[0]);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const ds = deps.get(top.name) ?? [];
+    if (top.next < ds.length) {
+      enter(ds[top.next++]);
+      continue;
+    }
+    stack.pop();
+    state.set(top.name, 'done');
+    const layer = byName.get(top.name)!;
+    if (layer.className === 'InputLayer') throw new InputError(file, `input layer "${top.name}" is not the model's input`);
+    order.push({ layer, inputs: ds });
+  }
   return { nodes: order, input, output: outputs[0] };
 }

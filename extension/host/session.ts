@@ -124,6 +124,7 @@ export class Session implements vscode.Disposable {
       matvecs: cfg.get<number>('matvecs', 100),
       ggnDiagonal: cfg.get<boolean>('ggnDiagonal', false),
       density: cfg.get<boolean>('density', false),
+      inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
@@ -150,6 +151,7 @@ export class Session implements vscode.Disposable {
           const result = await runInWorker({
             workerPath: this.workerPath,
             options,
+            memoryLimitMB: cfg.get<number>('workerMemoryLimitMB', 0) || undefined,
             log: (l) => this.output.appendLine(l),
             cancel: source.token,
             onProgress: (p) => {

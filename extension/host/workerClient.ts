@@ -4,8 +4,11 @@
  * a grace period and then SIGKILL, a watchdog for a silent worker, and a readable error (exit code and
  * the last stderr lines) when it dies. Never throws anything but WorkerError.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { ErrorKind, HostToWorker, InspectResult, Progress, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
+import { checkWorkerMessage, OUT_OF_MEMORY } from './workerMessages.js';
+
+export { OUT_OF_MEMORY };
 
 export class WorkerError extends Error {
   constructor(
@@ -27,6 +30,21 @@ export interface WorkerRunOptions {
   silenceLimitSeconds?: number;
   /** Seconds between the cancel message and SIGKILL (default 3). */
   graceSeconds?: number;
+  /**
+   * Cap on the worker's virtual memory, MB (`ulimit -v`; POSIX only). tfjs tensors and WASM memory live
+   * outside the JS heap, so Node's --max-old-space-size cannot bound them; this can. Node itself
+   * reserves about 1 GB of address space, so values below ~1500 stop the worker from starting.
+   */
+  memoryLimitMB?: number;
+}
+
+/** Starts the worker: forked, or through `sh -c 'ulimit -v …; exec node worker.js'` with a memory cap. */
+function startWorker(workerPath: string, memoryLimitMB: number | undefined): ChildProcess {
+  const stdio: Array<'ignore' | 'pipe' | 'ipc'> = ['ignore', 'pipe', 'pipe', 'ipc'];
+  if (!memoryLimitMB || process.platform === 'win32') return fork(workerPath, [], { stdio, execArgv: [] });
+  const kb = Math.max(1, Math.floor(memoryLimitMB * 1024));
+  // exec keeps the pid and the IPC channel (NODE_CHANNEL_FD is inherited); "$0" is node, "$1" the worker.
+  return spawn('/bin/sh', ['-c', `ulimit -v ${kb} && exec "$0" "$1"`, process.execPath, workerPath], { stdio });
 }
 
 export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
@@ -36,7 +54,7 @@ export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
     let settled = false;
     let child: ChildProcess;
     try {
-      child = fork(o.workerPath, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [] });
+      child = startWorker(o.workerPath, o.memoryLimitMB);
     } catch (e) {
       reject(new WorkerError('internal', `could not start the worker: ${(e as Error).message}`));
       return;
@@ -89,34 +107,39 @@ export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
 
     child.on('message', (raw: unknown) => {
       pet();
-      const msg = raw as WorkerToHost;
-      if (!msg || typeof msg !== 'object' || typeof (msg as { type?: unknown }).type !== 'string') {
-        finish(new WorkerError('internal', 'the worker sent a malformed message'));
+      if (settled) return;
+      const checked = checkWorkerMessage(raw);
+      if (typeof checked === 'string') {
+        finish(new WorkerError('internal', `the worker sent a malformed message (${checked}) and was stopped`));
         kill();
         return;
       }
-      switch (msg.type) {
-        case 'ready':
-          child.send({ type: 'inspect', id, options: o.options } satisfies HostToWorker);
-          break;
-        case 'progress':
-          o.onProgress(msg.progress);
-          break;
-        case 'result':
-          finish(msg.result);
-          break;
-        case 'error':
-          finish(new WorkerError(msg.kind, msg.message));
-          break;
-        default:
-          finish(new WorkerError('internal', `the worker sent an unknown message type "${(msg as { type: string }).type}"`));
-          kill();
+      const msg: WorkerToHost = checked;
+      try {
+        switch (msg.type) {
+          case 'ready':
+            child.send({ type: 'inspect', id, options: o.options } satisfies HostToWorker);
+            break;
+          case 'progress':
+            o.onProgress(msg.progress);
+            break;
+          case 'result':
+            finish(msg.result);
+            break;
+          case 'error':
+            finish(new WorkerError(msg.kind, msg.message));
+            break;
+        }
+      } catch (e) {
+        // A listener failing on what the worker sent must not escape into the extension host.
+        finish(new WorkerError('internal', `could not handle the worker's ${msg.type} message: ${(e as Error)?.message ?? e}`));
+        kill();
       }
     });
     child.on('error', (e) => finish(new WorkerError('internal', `worker process error: ${e.message}`)));
     child.on('exit', (code, signal) => {
       const tail = stderrTail.slice(-5).join('\n');
-      const oom = /heap out of memory|Allocation failed|RangeError: Array buffer allocation/i.test(tail);
+      const oom = OUT_OF_MEMORY.test(stderrTail.join('\n')); // the error line may sit above a stack trace
       finish(
         new WorkerError(
           'internal',

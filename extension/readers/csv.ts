@@ -19,6 +19,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { fileSize } from './jsonData.js';
+import { allocate } from './alloc.js';
 import { DEFAULT_LIMITS, printable, tooBig, type NdArray, type ReadLimits } from './npy.js';
 
 type Fail = (detail: string) => never;
@@ -51,14 +52,8 @@ export function readCsvData(path: string, labelColumn: string | number | null = 
   const features = L.columns - 1;
   const xBytes = rows * features * 4;
   if (xBytes > limits.maxBytes) fail(tooBig(`${rows} rows of ${features} features as float32 need`, xBytes, limits));
-  let x: Float32Array;
-  let y: Float64Array;
-  try {
-    x = new Float32Array(rows * features);
-    y = new Float64Array(rows);
-  } catch {
-    return fail(`cannot allocate ${xBytes} bytes for the data; raise Node's memory or use a smaller file`);
-  }
+  const x = allocate('float32', rows * features, limits.maxBytes, fail, `${rows} rows of ${features} features as float32`);
+  const y = allocate('float64', rows, limits.maxBytes, fail, `${rows} labels as float64`);
 
   // Pass 2: fill the arrays (the checks of pass 1 hold unless the file changed in between).
   let r = 0;

@@ -15,6 +15,7 @@ import { readNpz } from './npz.js';
 import { DEFAULT_LIMITS, readNpy, type NdArray, type ReadLimits } from './npy.js';
 import { readJsonData } from './jsonData.js';
 import { readCsvData } from './csv.js';
+import { allocate } from './alloc.js';
 
 export interface LoadedData {
   dataset: Dataset;
@@ -138,7 +139,7 @@ export function prepareData(
     if (out.length !== 1 || !(y.shape.length === 1 || (y.shape.length === 2 && y.shape[1] === 1))) {
       throw new InputError(labelsPath, `y has shape [${y.shape}]; sparse labels need shape [N] or [N, 1] for an output of shape [${out}]`);
     }
-    yData = new Float32Array(n * classes);
+    yData = allocate('float32', n * classes, DEFAULT_LIMITS.maxBytes, labelsPath, `one-hot labels for ${n} examples of ${classes} classes`);
     for (let i = 0; i < n; i++) {
       const c = yv[i];
       if (!Number.isInteger(c) || c < 0 || c >= classes) {

@@ -10,6 +10,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { allocate } from './alloc.js';
+import { jsonDepthExceeded } from './jsonDepth.js';
 import { DEFAULT_LIMITS, printable, type NdArray, type ReadLimits } from './npy.js';
 
 /** JSON is parsed whole (text, then a tree of JS values): refuse files above this before reading them. */
@@ -34,11 +36,11 @@ export function readJsonData(path: string, limits: ReadLimits = DEFAULT_LIMITS):
   } catch (e) {
     return fail(`cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return parseJsonData(bytes, path);
+  return parseJsonData(bytes, path, limits);
 }
 
 /** Parses the bytes of a JSON data file (named `file` in errors). */
-export function parseJsonData(bytes: Uint8Array, file: string): { x: NdArray; y: NdArray } {
+export function parseJsonData(bytes: Uint8Array, file: string, limits: ReadLimits = DEFAULT_LIMITS): { x: NdArray; y: NdArray } {
   const fail: Fail = (detail) => {
     throw new InputError(file, detail);
   };
@@ -67,9 +69,11 @@ export function parseJsonData(bytes: Uint8Array, file: string): { x: NdArray; y:
       fail(`has no "${name}" array; expected {"x": [...], "y": [...]} (found keys: ${keys.length ? printable(keys.slice(0, 8).join(', ')) : 'none'})`);
     }
   }
-  const x = toArray(obj.x, 'x', fail);
-  const y = toArray(obj.y, 'y', fail);
-  return { x: { dtype: 'float32', shape: x.shape, data: Float32Array.from(x.values) }, y: labels(y) };
+  const x = toArray(obj.x, 'x', fail, limits);
+  const y = toArray(obj.y, 'y', fail, limits);
+  const xf = allocate('float32', x.values.length, limits.maxBytes, file, '"x" as float32');
+  xf.set(x.values);
+  return { x: { dtype: 'float32', shape: x.shape, data: xf }, y: labels(y) };
 }
 
 function labels(a: { shape: number[]; values: Float64Array }): NdArray {
@@ -79,25 +83,13 @@ function labels(a: { shape: number[]; values: Float64Array }): NdArray {
 
 /** Refuses nesting deeper than the dimension limit before JSON.parse builds the tree (strings skipped). */
 function checkNesting(text: string, fail: Fail): void {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      // a string: skip to its closing quote (escapes skip one character)
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    } else if (c === 0x5b || c === 0x7b) {
-      // the object holding x and y is one level, then at most JSON_MAX_DIMS levels of arrays
-      if (++depth > JSON_MAX_DIMS + 1) {
-        fail(`nests arrays more than ${JSON_MAX_DIMS} levels deep (at character ${i}); x and y may have at most ${JSON_MAX_DIMS} dimensions`);
-      }
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
+  // the object holding x and y is one level, then at most JSON_MAX_DIMS levels of arrays
+  const at = jsonDepthExceeded(text, JSON_MAX_DIMS + 1);
+  if (at >= 0) fail(`nests arrays more than ${JSON_MAX_DIMS} levels deep (at character ${at}); x and y may have at most ${JSON_MAX_DIMS} dimensions`);
 }
 
 /** A rectangular nested array of numbers: its shape (from the first element at each depth) and values. */
-function toArray(v: unknown, name: string, fail: Fail): { shape: number[]; values: Float64Array } {
+function toArray(v: unknown, name: string, fail: Fail, limits: ReadLimits): { shape: number[]; values: Float64Array } {
   if (!Array.isArray(v)) fail(`"${name}" must be an array (one entry per example), found ${describe(v)}`);
   const shape: number[] = [];
   for (let a: unknown = v; Array.isArray(a); a = a[0]) {
@@ -106,7 +98,9 @@ function toArray(v: unknown, name: string, fail: Fail): { shape: number[]; value
   }
   if (shape[0] === 0) fail(`"${name}" is an empty array: it has no examples`);
   const count = shape.reduce((p, d) => p * d, 1);
-  const values = new Float64Array(count);
+  // The shape comes from the first element at each depth: check that the whole array is rectangular
+  // (a first pass that stores nothing) before allocating, so a small file cannot declare a huge array.
+  let values: Float64Array | null = null;
   const index: number[] = [];
   let k = 0;
   const path = (idx: number[]) => `${name}${idx.map((i) => `[${i}]`).join('')}`;
@@ -115,7 +109,8 @@ function toArray(v: unknown, name: string, fail: Fail): { shape: number[]; value
   const walk = (a: unknown, depth: number): void => {
     if (depth === shape.length) {
       if (typeof a === 'number') {
-        values[k++] = a;
+        if (values) values[k] = a;
+        k++;
         return;
       }
       if (Array.isArray(a)) fail(`${path(index)} is an array, but ${reference(index)} is a number: "${name}" is not rectangular`);
@@ -136,6 +131,9 @@ function toArray(v: unknown, name: string, fail: Fail): { shape: number[]; value
     }
     index.pop();
   };
+  walk(v, 0);
+  values = allocate('float64', count, limits.maxBytes, fail, `"${name}" of shape [${shape}] as float64`);
+  k = 0;
   walk(v, 0);
   return { shape, values };
 }

@@ -8,6 +8,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { allocate, reserve } from './alloc.js';
 
 export type NpyDtype = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'bool';
 
@@ -21,6 +22,8 @@ export interface NdArray {
 /** Max bytes of any one decoded array, and of a whole file. */
 export interface ReadLimits {
   maxBytes: number;
+  /** Max bytes inflated from one compressed archive, all members together (default: maxBytes). */
+  maxDecompressedBytes?: number;
 }
 
 export const DEFAULT_LIMITS: ReadLimits = Object.freeze({ maxBytes: 2 * 1024 ** 3 });
@@ -65,6 +68,7 @@ export function readInput(path: string, limits: ReadLimits, kind: string): Uint8
     fail(code === 'ENOENT' ? `file not found; check the path to the ${kind} file` : `cannot read the file (${code ?? String(e)})`);
   }
   if (size > limits.maxBytes) fail(tooBig('the file is', size, limits));
+  reserve(size, limits.maxBytes, path, `reading the ${kind} file`);
   try {
     return readFileSync(path);
   } catch (e) {
@@ -121,15 +125,10 @@ export function decodeNpy(bytes: Uint8Array, fail: Fail, limits: ReadLimits = DE
       (have < nbytes ? ' (truncated?)' : ''));
   }
   // A fresh, aligned buffer of its own (not Buffer#slice, which would share the file's memory).
-  let raw: Uint8Array;
-  try {
-    raw = new Uint8Array(nbytes);
-  } catch {
-    return fail(`cannot allocate ${nbytes} bytes for the array; raise Node's memory or use a smaller file`);
-  }
+  const raw = allocate('uint8', nbytes, limits.maxBytes, fail, `the array of shape (${header.shape.join(', ')})`);
   raw.set(bytes.subarray(dataStart, dataStart + nbytes));
   if (!LITTLE_ENDIAN_HOST && itemSize > 1) byteSwap(raw, itemSize);
-  return { dtype, shape: header.shape, data: toTyped(raw, dtype, count, fail) };
+  return { dtype, shape: header.shape, data: toTyped(raw, dtype, count, fail, limits) };
 }
 
 interface Header {
@@ -164,7 +163,7 @@ function elementCount(shape: number[], itemSize: number, limits: ReadLimits, fai
   return count;
 }
 
-function toTyped(raw: Uint8Array, dtype: NpyDtype, count: number, fail: Fail): NdArray['data'] {
+function toTyped(raw: Uint8Array, dtype: NpyDtype, count: number, fail: Fail, limits: ReadLimits): NdArray['data'] {
   const buf = raw.buffer;
   switch (dtype) {
     case 'float32': return new Float32Array(buf, 0, count);
@@ -174,14 +173,16 @@ function toTyped(raw: Uint8Array, dtype: NpyDtype, count: number, fail: Fail): N
     case 'uint16': return new Uint16Array(buf, 0, count);
     case 'int8': return new Int8Array(buf, 0, count);
     case 'uint8': return raw;
-    case 'bool': return raw.map((b) => (b === 0 ? 0 : 1)); // numpy reads any nonzero byte as True
-    case 'int64': return int64ToFloat64(new Int32Array(buf, 0, 2 * count), fail);
+    case 'bool': // numpy reads any nonzero byte as True
+      for (let i = 0; i < raw.length; i++) raw[i] = raw[i] === 0 ? 0 : 1;
+      return raw;
+    case 'int64': return int64ToFloat64(new Int32Array(buf, 0, 2 * count), fail, limits);
   }
 }
 
 /** int64 pairs (low word unsigned, high word signed) to doubles; refuses values beyond ±2^53. */
-function int64ToFloat64(words: Int32Array, fail: Fail): Float64Array {
-  const out = new Float64Array(words.length / 2);
+function int64ToFloat64(words: Int32Array, fail: Fail, limits: ReadLimits): Float64Array {
+  const out = allocate('float64', words.length / 2, limits.maxBytes, fail, 'the int64 array as float64');
   for (let i = 0; i < out.length; i++) {
     const lo = words[2 * i] >>> 0;
     const hi = words[2 * i + 1];

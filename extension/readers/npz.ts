@@ -5,6 +5,7 @@
  * names them (member name less `.npy`). Every problem is an InputError.
  */
 import { InputError } from '../errors.js';
+import { reserve } from './alloc.js';
 import { DEFAULT_LIMITS, decodeNpy, printable, readInput, tooBig, type NdArray, type ReadLimits } from './npy.js';
 import { zipEntries, zipExtract } from './zip.js';
 
@@ -18,11 +19,17 @@ export function parseNpz(bytes: Uint8Array, file: string, limits: ReadLimits = D
   };
   if (bytes.length > limits.maxBytes) fail(tooBig('the file is', bytes.length, limits));
   const out = new Map<string, NdArray>();
+  // All members together may not unpack to more than this (a zip bomb of many members, each under maxBytes).
+  const maxTotal = limits.maxDecompressedBytes ?? limits.maxBytes;
+  let total = 0;
   for (const entry of zipEntries(bytes, fail, NOT_A_ZIP)) {
     const member = (detail: string): never => fail(`member '${printable(entry.name)}': ${detail}`);
     if (!entry.name.endsWith('.npy')) member('not a .npy array; an .npz must hold only arrays saved by np.savez');
     const name = entry.name.slice(0, -4);
     if (out.has(name)) member('appears twice in the archive; save each array once');
+    if (entry.size > limits.maxBytes) member(tooBig('declares an uncompressed size of', entry.size, limits));
+    total += entry.size;
+    reserve(total, maxTotal, member, "unpacking the archive's members (up to this one)");
     out.set(name, decodeNpy(zipExtract(bytes, entry, limits, member, 'numpy'), member, limits));
   }
   return out;

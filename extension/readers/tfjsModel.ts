@@ -4,10 +4,12 @@
  * inconsistency (missing or short shard, manifest sizes that disagree with shapes, non-finite weights)
  * is an InputError naming the file.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
 import { tf } from '../engine/tfjs.js';
+import { allocate, reserve } from './alloc.js';
+import { jsonDepthExceeded } from './jsonDepth.js';
 
 export interface RawLayer {
   className: string;
@@ -42,8 +44,20 @@ export interface ModelLimits {
   maxJsonBytes: number;
   /** Largest total of weight bytes accepted. */
   maxWeightBytes: number;
+  /** Most weights (parameters, trainable or not) accepted. */
+  maxParameters?: number;
+  /** Most layers (graph nodes) accepted. */
+  maxLayers?: number;
+  /** Deepest bracket nesting accepted in model.json (checked before parsing). */
+  maxJsonDepth?: number;
 }
-export const DEFAULT_MODEL_LIMITS: ModelLimits = { maxJsonBytes: 64 * 2 ** 20, maxWeightBytes: 2 * 2 ** 30 };
+export const DEFAULT_MODEL_LIMITS: ModelLimits = {
+  maxJsonBytes: 64 * 2 ** 20,
+  maxWeightBytes: 2 * 2 ** 30,
+  maxParameters: 2 ** 28,
+  maxLayers: 100_000,
+  maxJsonDepth: 100,
+};
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, float16: 2, uint8: 1, uint16: 2 };
 
@@ -64,10 +78,16 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
   if (size > limits.maxJsonBytes) {
     throw new InputError(path, `model.json is ${size} bytes, above the ${limits.maxJsonBytes}-byte limit`);
   }
+  reserve(size, limits.maxJsonBytes, path, 'reading model.json');
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    const maxDepth = limits.maxJsonDepth ?? DEFAULT_MODEL_LIMITS.maxJsonDepth!;
+    const deep = jsonDepthExceeded(text, maxDepth);
+    if (deep >= 0) throw new InputError(path, `nests brackets more than ${maxDepth} levels deep (at character ${deep}); a Keras/TF.js model.json never does: the file is corrupt or hostile`);
+    json = JSON.parse(text);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(path, `is not valid JSON (${(e as Error).message})`);
   }
   if (!isObj(json)) throw new InputError(path, 'is not a TF.js model.json (expected a JSON object)');
@@ -78,17 +98,35 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
   if (!Array.isArray(json.weightsManifest)) throw new InputError(path, 'has no "weightsManifest" array: not a TF.js LayersModel with weights');
 
   const topo = isObj(json.modelTopology.model_config) ? json.modelTopology.model_config : json.modelTopology;
-  const { topologyClass, layers, inputShape, outputLayers, name } = parseTopology(path, topo);
+  const { topologyClass, layers, inputShape, outputLayers, name } = parseTopology(path, topo, limits.maxLayers);
 
   const dir = dirname(file);
+  let realDir: string;
+  try {
+    realDir = realpathSync(dir);
+  } catch {
+    throw new InputError(path, "cannot resolve the model's folder");
+  }
+  const maxParameters = limits.maxParameters ?? DEFAULT_MODEL_LIMITS.maxParameters!;
   const weights: WeightTensor[] = [];
   let totalBytes = 0;
+  let totalParameters = 0;
+  const names = new Set<string>();
   json.weightsManifest.forEach((group: unknown, gi: number) => {
     if (!isObj(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
       throw new InputError(path, `weightsManifest[${gi}] is malformed (expected {"paths": [...], "weights": [...]})`);
     }
     const specs = group.weights.map((w: unknown, wi: number) => checkSpec(path, w, `weightsManifest[${gi}].weights[${wi}]`));
+    // Before decoding: tf.io.decodeWeights keys its tensors by name, so a repeated name would be lost.
+    for (const s of specs) {
+      if (names.has(s.name)) throw new InputError(path, `weight name "${s.name}" appears twice in the manifest`);
+      names.add(s.name);
+    }
     const expected = specs.reduce((n, s) => n + specBytes(s), 0);
+    totalParameters += specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    if (totalParameters > maxParameters) {
+      throw new InputError(path, `the weights manifest declares ${totalParameters} parameters, above the limit of ${maxParameters}`);
+    }
     totalBytes += expected;
     if (totalBytes > limits.maxWeightBytes) {
       throw new InputError(path, `the weights need ${totalBytes} bytes, above the ${limits.maxWeightBytes}-byte limit`);
@@ -99,25 +137,33 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
       if (typeof p !== 'string') throw new InputError(path, `weightsManifest[${gi}].paths has a non-string entry`);
       const shard = resolve(dir, p);
       const rel = relative(dir, shard);
-      if (rel.startsWith('..') || isAbsolute(rel) || isAbsolute(p)) {
+      if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) || isAbsolute(p)) {
         throw new InputError(path, `weight shard path "${p}" leaves the model's folder; shards must sit beside model.json`);
       }
       let st;
+      let real: string;
       try {
         st = statSync(shard);
+        real = realpathSync(shard);
       } catch {
         throw new InputError(shard, `weight shard is missing (listed in ${path})`);
+      }
+      if (!st.isFile()) throw new InputError(shard, `weight shard is not a file (listed in ${path})`);
+      const realRel = relative(realDir, real);
+      if (realRel === '..' || realRel.startsWith(`..${sep}`) || isAbsolute(realRel)) {
+        throw new InputError(path, `weight shard "${p}" is a link that leaves the model's folder; shards must sit beside model.json`);
       }
       if (got + st.size > expected) {
         throw new InputError(shard, `weight shards of group ${gi} hold more bytes than the manifest's ${expected}: manifest and shards disagree`);
       }
+      reserve(st.size, limits.maxWeightBytes, shard, 'reading the weight shard');
       buffers.push(readFileSync(shard));
       got += st.size;
     }
     if (got !== expected) {
       throw new InputError(path, `weight shards of group ${gi} hold ${got} bytes but the manifest's shapes need ${expected}: a shard is truncated or the manifest is wrong`);
     }
-    const all = new Uint8Array(expected);
+    const all = allocate('uint8', expected, limits.maxWeightBytes, path, `the weights of group ${gi}`);
     let off = 0;
     for (const b of buffers) {
       all.set(b, off);
@@ -126,18 +172,14 @@ export function readTfjsModel(path: string, limits: ModelLimits = DEFAULT_MODEL_
     const decoded = tf.tidy(() => tf.io.decodeWeights(all.buffer, specs as tf.io.WeightsManifestEntry[]));
     for (const s of specs) {
       const t = decoded[s.name];
-      const values = Float32Array.from(t.dataSync());
+      const values = allocate('float32', t.size, limits.maxWeightBytes, path, `weight "${s.name}"`);
+      values.set(t.dataSync());
       t.dispose();
       const bad = values.findIndex((v) => !Number.isFinite(v));
       if (bad >= 0) throw new InputError(path, `weight "${s.name}" has a non-finite value (${values[bad]}) at flat index ${bad}`);
       weights.push({ name: s.name, shape: s.shape, values });
     }
   });
-  const names = new Set<string>();
-  for (const w of weights) {
-    if (names.has(w.name)) throw new InputError(path, `weight name "${w.name}" appears twice in the manifest`);
-    names.add(w.name);
-  }
   const training = isObj(json.modelTopology.training_config) ? json.modelTopology.training_config : null;
   return {
     path,
@@ -158,7 +200,7 @@ export type Topology = Pick<TfjsModelFile, 'topologyClass' | 'layers' | 'inputSh
  * model.json's `model_config`, a legacy .h5's `model_config` attribute or a .keras archive's
  * config.json) as layers, input shape and outputs. Keras 2 and Keras 3 spellings alike.
  */
-export function parseTopology(path: string, topo: Record<string, unknown>): Topology {
+export function parseTopology(path: string, topo: Record<string, unknown>, maxLayers = DEFAULT_MODEL_LIMITS.maxLayers!): Topology {
   const topologyClass = String(topo.class_name ?? '');
   const cfg = topo.config;
   const layerList = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : null;
@@ -167,7 +209,7 @@ export function parseTopology(path: string, topo: Record<string, unknown>): Topo
   if (topologyClass !== 'Sequential' && !functional) {
     throw new InputError(path, `the model's topology is "${topologyClass}"; supported: Sequential, Functional`);
   }
-  if (layerList.length > 100_000) throw new InputError(path, `the model has ${layerList.length} layers, above the limit of 100000`);
+  if (layerList.length > maxLayers) throw new InputError(path, `the model has ${layerList.length} layers, above the limit of ${maxLayers}`);
   const layers: RawLayer[] = layerList.map((l: unknown, i: number) => {
     if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
       throw new InputError(path, `layer ${i} is malformed (expected {"class_name", "config"})`);

@@ -6,6 +6,7 @@
  * to the caller's `fail`, which throws an InputError naming the file.
  */
 import { inflateRawSync } from 'node:zlib';
+import { reserve } from './alloc.js';
 import { printable, tooBig, type ReadLimits } from './npy.js';
 
 type Fail = (detail: string) => never;
@@ -141,6 +142,7 @@ export function zipExtract(bytes: Uint8Array, e: ZipEntry, limits: ReadLimits, f
   const r = new Reader(bytes, fail);
   if (e.flags & 0x1) fail(`is encrypted; ${writer} never writes encrypted archives`);
   if (e.size > limits.maxBytes) fail(tooBig('declares an uncompressed size of', e.size, limits));
+  if (e.method === 8) reserve(e.size, limits.maxBytes, fail, 'inflating the member');
   r.need(e.localOffset, 30, 'local header');
   if (r.u32(e.localOffset) !== LOCAL_SIG) fail(`corrupt archive: no local header at offset ${e.localOffset}`);
   const start = e.localOffset + 30 + r.u16(e.localOffset + 26) + r.u16(e.localOffset + 28);

@@ -6,6 +6,7 @@
 import { CancelledError, InputError } from '../errors.js';
 import type { HostToWorker, WorkerToHost } from '../protocol.js';
 import { inspect } from '../engine/inspect.js';
+import { OUT_OF_MEMORY } from '../host/workerMessages.js';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -41,7 +42,10 @@ process.on('message', (msg: HostToWorker) => {
     .then((result) => send({ type: 'result', id: msg.id, result }))
     .catch((e: unknown) => {
       const kind = e instanceof InputError ? 'input' : e instanceof CancelledError ? 'cancelled' : 'internal';
-      const message = e instanceof Error ? e.message : String(e);
+      let message = e instanceof Error ? e.message : String(e);
+      if (kind === 'internal' && OUT_OF_MEMORY.test(message)) {
+        message = `the worker ran out of memory (${message}); lower the samples, the memory budget or the data, or use a smaller model`;
+      }
       if (kind === 'internal') process.stderr.write(`${(e as Error)?.stack ?? message}\n`);
       send({ type: 'error', id: msg.id, kind, message });
     })

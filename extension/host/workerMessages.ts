@@ -1,0 +1,46 @@
+/**
+ * Checks a message from the worker process before the host acts on it: the worker runs untrusted input
+ * through a large engine, so a bug (or a memory corruption) there must end the run with a clear error, not
+ * a TypeError thrown in the extension host by a listener that trusted the message's shape.
+ */
+import type { WorkerToHost } from '../protocol.js';
+
+/** What Node, V8 and WASM print when memory runs out (or a `ulimit -v` cap is hit). */
+export const OUT_OF_MEMORY = /heap out of memory|Allocation failed|Array buffer allocation|out of memory|Cannot allocate|std::bad_alloc|ENOMEM|Invalid typed array length|Invalid array buffer length/i;
+
+const KINDS = new Set(['input', 'cancelled', 'internal']);
+const PHASES = new Set(['backend', 'load', 'gradient', 'diagonal', 'eigenvalues', 'layers', 'done']);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown) => typeof v === 'number';
+
+/** The message, typed, or why it is malformed (one short phrase). */
+export function checkWorkerMessage(raw: unknown): WorkerToHost | string {
+  if (!isObj(raw)) return `not an object: ${preview(raw)}`;
+  switch (raw.type) {
+    case 'ready':
+      return raw as WorkerToHost;
+    case 'progress': {
+      const p = raw.progress;
+      if (!isObj(p) || !PHASES.has(p.phase as string) || typeof p.message !== 'string' || !isNum(p.done) || !isNum(p.total)) return 'a progress message without a valid progress';
+      if (p.eta !== null && p.eta !== undefined && !isNum(p.eta)) return 'a progress message with a non-numeric eta';
+      if (p.note !== undefined && typeof p.note !== 'string') return 'a progress message with a non-text note';
+      if (p.running !== undefined && (!isObj(p.running) || !isNum(p.running.trace))) return 'a progress message with a malformed running estimate';
+      return raw as WorkerToHost;
+    }
+    case 'result': {
+      const r = raw.result;
+      if (!isObj(r) || r.schemaVersion !== 1 || !Array.isArray(r.layers) || !isObj(r.global) || !isObj(r.model)) return 'a result that is not a schemaVersion-1 result';
+      return raw as WorkerToHost;
+    }
+    case 'error':
+      if (!KINDS.has(raw.kind as string) || typeof raw.message !== 'string') return 'an error message without a valid kind and text';
+      return raw as WorkerToHost;
+    default:
+      return `an unknown message type ${preview(raw.type)}`;
+  }
+}
+
+function preview(v: unknown): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? (Array.isArray(v) ? 'an array' : v === null ? 'null' : 'an object') : String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
