@@ -123,6 +123,9 @@ export class Session implements vscode.Disposable {
       estimator: cfg.get<boolean>('exact', false) ? undefined : configured<'hutchinson' | 'xdiag'>(cfg, 'estimator'),
       matvecs: cfg.get<number>('matvecs', 100),
       ggnDiagonal: cfg.get<boolean>('ggnDiagonal', false),
+      damping: cfg.get<number | null>('damping', null) ?? undefined,
+      epsilon: cfg.get<number>('epsilon', 1e-4),
+      newtonMatvecs: cfg.get<number>('newtonMatvecs', 50),
       density: cfg.get<boolean>('density', false),
       inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
     };

@@ -94,6 +94,19 @@ describe('Inspect Hessian on examples/mlp', async () => {
     const rel = Math.abs(Number(dataValue) - want) / Math.abs(want);
     t.diagnostic(`|data-value − CLI| = ${Math.abs(Number(dataValue) - want)} (relative ${rel})`);
     assert.ok(rel < 1e-9, `panel trace ${dataValue} vs CLI ${want}: same engine, settings and seed must give the same number`);
+
+    // "What this means": the diagonal share and the stable learning rate, as the CLI computed them.
+    const meaning = frame.locator('#meaning');
+    await meaning.waitFor({ timeout: 10_000 });
+    const share = (await meaning.locator('li[data-key="diagonalShare"]').innerText()).trim();
+    const step = (await meaning.locator('li[data-key="stepSize"]').innerText()).trim();
+    t.diagnostic(`#meaning: ${JSON.stringify(share)} / ${JSON.stringify(step)}`);
+    const pct = (100 * cli.global.diagonalShare.value).toFixed(Math.abs(cli.global.diagonalShare.value) < 0.2 ? 1 : 0);
+    assert.ok(share.includes(`${pct} %`), `share sentence ${JSON.stringify(share)} shows the CLI's ${pct} %`);
+    const lr = step.match(/lr > ([0-9.eE+\u2212-]+) diverges/);
+    assert.ok(lr, `step-size sentence: ${JSON.stringify(step)}`);
+    const lm = matchesShown(lr[1], cli.global.learningRateBound.topEigenvector);
+    assert.ok(lm.ok, `shown lr bound "${lr[1]}" vs CLI 2/λmax ${cli.global.learningRateBound.topEigenvector}: ${JSON.stringify(lm)}`);
   });
 
   test('screenshots of the panel in a light and a dark theme', { timeout: 90_000 }, async (t) => {
