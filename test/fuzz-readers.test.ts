@@ -6,12 +6,13 @@
  * CASE_MS, or an allocation request whose limit is above the one the test set (every input-sized
  * allocation goes through readers/alloc.ts, which refuses requests above the limit before allocating).
  *
+ * .onnx and .keras/.h5 files are fuzzed by mutating the test fixtures and loading them (loadModel).
  * To cover a new reader: add a `fuzzTarget('name', (bytes) => read(bytes))` and properties that feed it
  * valid files and their mutations (see `mutated` and `expectTypedOrValid`).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -23,6 +24,7 @@ import { parseJsonData } from '../extension/readers/jsonData.js';
 import { readCsvData } from '../extension/readers/csv.js';
 import { readTfjsModel, type ModelLimits } from '../extension/readers/tfjsModel.js';
 import { buildNetwork } from '../extension/engine/network.js';
+import { loadModel } from '../extension/engine/loadModel.js';
 import { npy } from './npyWriter.js';
 import { zip } from './zipWriter.js';
 import { modelFiles, type ModelSpec } from './modelWriter.js';
@@ -482,4 +484,36 @@ test('model.json: a functional chain thousands of layers deep is refused or buil
       assert.equal(built.size, 2 * n);
     }
   }
+});
+
+// ---- .onnx, .keras, .h5 (model files of the other formats, through loadModel: read and build) ------------
+
+/** Mutations of a real model file, written under its own name in a fresh folder and loaded. */
+function fuzzModelFile(reader: string, fixture: string, runs: number): void {
+  const original = new Uint8Array(readFileSync(fixture));
+  const name = fixture.slice(fixture.lastIndexOf('/') + 1);
+  let k = 0;
+  check(
+    mutations,
+    (ms) => {
+      const folder = join(dir, `${reader}-${k++}`);
+      mkdirSync(folder, { recursive: true });
+      const path = join(folder, name);
+      writeFileSync(path, mutate(original, ms));
+      const got = expectTypedOrValid(reader, () => loadModel(path, MODEL_LIMITS));
+      if (got) assert.ok(got.net.size > 0 && got.net.initial.every(Number.isFinite), `${reader}: a loaded model has finite weights`);
+    },
+    runs,
+  );
+}
+
+test('onnx: mutated and truncated models end in an InputError or a model that builds', () => {
+  fuzzModelFile('onnx', 'test/fixtures/onnx/mlp/model.onnx', RUNS);
+  fuzzModelFile('onnx', 'test/fixtures/onnx/cnn/model.onnx', Math.ceil(RUNS / 3));
+});
+
+test('keras: mutated and truncated .keras and .h5 files end in an InputError or a model that builds', () => {
+  // Fewer runs: every case parses HDF5 in pure JavaScript.
+  fuzzModelFile('keras (.keras)', 'test/fixtures/keras/mlp.keras', Math.ceil(RUNS / 3));
+  fuzzModelFile('keras (.h5)', 'test/fixtures/keras/mlp.h5', Math.ceil(RUNS / 3));
 });

@@ -98,7 +98,7 @@ test('a Lambda layer is refused by name (its function is code, never run)', () =
 
 test('weights without a model config, unsupported layers, and files that are not Keras models', () => {
   rejects(() => loadModel(`${K}/bad/model.weights.h5`), /holds only weights \(no model_config attribute\)/);
-  rejects(() => loadModel('test/fixtures/models/mlp/data.npz'), /not a supported model file \(expected one of: model\.json, \.keras, \.h5\)/);
+  rejects(() => loadModel('test/fixtures/models/mlp/data.npz'), /not a supported model file \(expected one of: model\.json, \.onnx, \.keras, \.h5\)/);
   const dir = mkdtempSync(join(tmpdir(), 'keras-test-'));
   try {
     const notZip = join(dir, 'm.keras');

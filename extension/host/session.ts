@@ -170,12 +170,16 @@ export class Session implements vscode.Disposable {
           // The engine's own record (Hutchinson's running estimate or XTrace's prefixes) when it has one.
           const conv = result.global.trace.convergence ?? convergence;
           const entry: Entry = { result, tensors: tensorsOf(result), convergence: conv, files, title };
-          if (key) this.cache.set(key, entry);
+          // A model or data file that changed (or went away) while the worker read it: the result is
+          // shown, marked stale, and not cached under the old contents' key.
+          const changed = key !== cacheKey(files, options);
+          if (changed) this.output.appendLine('[stale] the model or data changed during the run');
+          else if (key) this.cache.set(key, entry);
           if (this.running !== source) return; // a newer run owns the panel now
           this.latest = entry;
           this.watch(files);
           this.output.appendLine(`[done] ${result.timing.hvps} HVPs in ${result.timing.seconds.toFixed(1)} s on ${result.backend}`);
-          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence: conv, error: null, stale: false, banner: bannerOf(result) });
+          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence: conv, error: null, stale: changed, banner: bannerOf(result) });
         } catch (e) {
           const err = e instanceof WorkerError ? e : new WorkerError('internal', String(e));
           if (this.running !== source) return; // replaced by a newer run: its state stands

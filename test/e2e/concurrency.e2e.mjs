@@ -1,0 +1,79 @@
+// Runs that overlap and files that change: a second Inspect replaces the run in progress (one worker
+// at a time; the newer run owns the panel, the older one never overwrites it), and a data file
+// rewritten while the worker reads it gives a result marked stale.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { groupMembers, openFile, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+
+/** The worker processes (dist/worker.js) in the session's process group. */
+function workers(session) {
+  return groupMembers(session.pid).alive.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('worker.js');
+    } catch {
+      return false;
+    }
+  });
+}
+
+const text = async (loc) => (await loc.innerText().catch(() => '')).trim();
+
+describe('concurrency: overlapping runs, a file changed mid-run', async () => {
+  const ctx = await useSession({ before, after }, { name: 'concurrency', workspaceSettings: { 'curvatureLens.samples': 100000 } });
+
+  test('Inspect on cnn while mlp runs: the mlp run is replaced, one worker, the panel shows cnn only', { timeout: 240_000 }, async (t) => {
+    if (!ctx.ready(t)) return;
+    const { page } = ctx.session;
+    await openFile(page, 'mlp/model.json');
+    await runCommand(page, 'Inspect Hessian');
+    const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
+    const status = frame.locator('#status');
+    assert.ok(await waitFor(async () => (await status.getAttribute('data-status').catch(() => '')) === 'running' && workers(ctx.session).length === 1, 60_000, 250), 'the mlp run is going');
+    const first = workers(ctx.session)[0].pid;
+    await sleep(2000);
+    await openFile(page, 'cnn/model.json');
+    await runCommand(page, 'Inspect Hessian');
+    const title = frame.locator('#title');
+    assert.ok(await waitFor(async () => /cnn\/model\.json/.test(await text(title)), 30_000, 250), `the panel's title names cnn: ${JSON.stringify(await text(title))}`);
+    const replaced = await waitFor(() => {
+      const w = workers(ctx.session);
+      return w.length === 1 && w[0].pid !== first ? w : null;
+    }, 20_000, 250);
+    assert.ok(replaced, `one worker, not the mlp run's (workers: ${JSON.stringify(workers(ctx.session).map((w) => w.pid))}, first ${first})`);
+    // Make the cnn run short (the estimator selector: XDiag, 100 HVPs) and let it finish.
+    await frame.locator('#estimator').evaluate((el) => {
+      el.value = 'xdiag';
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    const done = await waitFor(async () => ((await status.getAttribute('data-status').catch(() => '')) === 'done' ? await frame.locator('section.layer h2.layer-name').allInnerTexts() : null), 120_000, 500);
+    await screenshot(page, 'concurrency-cnn');
+    assert.ok(done, `the cnn run finished (status ${JSON.stringify(await text(status))})`);
+    t.diagnostic(`layers shown: ${JSON.stringify(done)}`);
+    assert.ok(done.some((n) => /conv/i.test(n)), `cnn's layers are shown: ${JSON.stringify(done)}`);
+    assert.match(await text(title), /cnn\/model\.json/);
+    await sleep(3000);
+    assert.match(await text(title), /cnn\/model\.json/, 'the replaced mlp run never took the panel back');
+    assert.equal(workers(ctx.session).length, 0, 'no worker left');
+  });
+
+  test('the data file rewritten while the worker runs: the result is shown marked stale', { timeout: 240_000 }, async (t) => {
+    if (!ctx.ready(t)) return;
+    const { page, ws } = ctx.session;
+    await openFile(page, 'mlp/model.json');
+    await runCommand(page, 'Inspect Hessian');
+    const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
+    const status = frame.locator('#status');
+    // Once the worker is past loading (the self-test, then HVPs), change the data file's bytes.
+    const going = await waitFor(async () => /probes|sketch|Lanczos|H·g|HVP|diagonal/i.test(await text(status)), 60_000, 100);
+    assert.ok(going, `the run got going: ${JSON.stringify(await text(status))}`);
+    appendFileSync(join(ws, 'mlp', 'data.npz'), Buffer.from('changed'));
+    const done = await waitFor(async () => (await status.getAttribute('data-status').catch(() => '')) === 'done', 120_000, 500);
+    await screenshot(page, 'concurrency-stale');
+    assert.ok(done, `the run finished: ${JSON.stringify(await text(status))}`);
+    const stale = frame.locator('#stale');
+    assert.ok(await waitFor(() => stale.isVisible(), 10_000, 200), 'the result is marked stale');
+    t.diagnostic(`stale banner: ${JSON.stringify(await text(stale))}`);
+  });
+});
