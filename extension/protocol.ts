@@ -97,7 +97,7 @@ export interface InspectResult {
   };
   layers: LayerResult[];
   /** hvps: HVPs computed; batch: how many went through the engine together (stacked weight copies). */
-  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number; batch: number };
+  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number; batch: number; /** HVPs in flight (threads incl. the main one); absent in older results. */ workers?: number };
 }
 
 export type Phase = 'backend' | 'load' | 'gradient' | 'diagonal' | 'eigenvalues' | 'layers' | 'done';
@@ -150,6 +150,8 @@ export interface InspectSettings {
   density?: boolean;
   densityRuns?: number;
   densitySteps?: number;
+  /** HVPs computed in parallel, in worker threads with the main thread (default: cores − 1, at least 1). */
+  workers?: number;
 }
 
 /** What the host asks the worker to do (the worker runs one inspection at a time). */

@@ -41,6 +41,8 @@ Options:
   --seed S               random seed (default ${DEFAULTS.seed})
   --backend B            auto | cpu | wasm | tensorflow (default auto; every backend is self-tested)
   --memory-budget MB     memory for vectors, data and activations (default ${DEFAULTS.memoryBudget / 2 ** 20})
+  --workers N            HVPs computed in parallel threads (default ${DEFAULTS.workers}: cores − 1, at least 1);
+                         results are identical for any N
   --json FILE            write the result as JSON ('-' for stdout)
   --report FILE          write a Markdown report
   --quiet                no progress on stderr
@@ -72,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
         seed: { type: 'string' },
         backend: { type: 'string' },
         'memory-budget': { type: 'string' },
+        workers: { type: 'string' },
         json: { type: 'string' },
         report: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -137,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
       seed: int('seed', v.seed),
       backend: v.backend as BackendRequest | undefined,
       memoryBudget: budgetMb === undefined ? undefined : budgetMb * 2 ** 20,
+      workers: int('workers', v.workers),
       signal: controller.signal,
       onProgress: (p) => {
         progress?.update(p);

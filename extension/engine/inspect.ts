@@ -20,6 +20,7 @@ import { VERSION } from '../version.js';
 import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
 import { Objective } from './objective.js';
+import { defaultWorkers, HvpPool } from './hvpPool.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 
 /** The run's settings (shared with the worker protocol) and its cancellation and progress hooks. */
@@ -28,7 +29,7 @@ export interface InspectOptions extends InspectSettings {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { estimator: 'hutchinson' as const, matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES };
+export const DEFAULTS = { estimator: 'hutchinson' as const, matvecs: 100, density: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES, workers: defaultWorkers() };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
@@ -45,6 +46,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new InputError(null, `--seed must be a non-negative integer, got ${o.seed}`);
   if (!o.dataPath) checkCount('--examples', o.syntheticExamples, 1);
   checkCount('--matvecs', o.matvecs, 2);
+  checkCount('--workers', o.workers, 1);
   checkCount('--density-runs', o.densityRuns, 1);
   checkCount('--density-steps', o.densitySteps, 2);
   if (o.estimator !== 'hutchinson' && o.estimator !== 'xdiag') throw new InputError(null, `--estimator ${o.estimator} is not one of hutchinson, xdiag`);
@@ -93,6 +95,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
   const obj = new Objective(net, dataset, loss, chunkSize);
+  // Independent HVP batches are shared over `workers` threads (hvpPool.ts); results do not depend on it.
+  const pool = new HvpPool(o.workers, { model: { path: o.modelPath }, weights: net.initial, dataset, loss, chunkSize, backend }, (vs) => obj.hvpMany(vs), signal);
   let hvps = 0;
   try {
     const matvec: MatVec = async (v) => {
@@ -101,13 +105,15 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       hvps++;
       return obj.hvp(v);
     };
-    // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies.
-    const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
+    // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies,
+    // K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
+    const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
+    const W = K * o.workers;
     const matvecMany = async (vs: Float32Array[]) => {
       await new Promise((r) => setImmediate(r));
       check();
       hvps += vs.length;
-      return obj.hvpMany(vs);
+      return pool.hvpMany(vs);
     };
 
     report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
@@ -132,8 +138,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       dense = new Float32Array(P * P);
       diag = new Float64Array(P);
       const t0 = Date.now();
-      for (let j0 = 0; j0 < P; j0 += K) {
-        const units = Array.from({ length: Math.min(K, P - j0) }, (_, i) => {
+      for (let j0 = 0; j0 < P; j0 += W) {
+        const units = Array.from({ length: Math.min(W, P - j0) }, (_, i) => {
           const e = new Float32Array(P);
           e[j0 + i] = 1;
           return e;
@@ -159,7 +165,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         blocks,
         signal,
         matvecMany,
-        batchSize: K,
+        batchSize: W,
         onProgress: (done, planned) => report({ phase: 'diagonal', message: 'XDiag/XTrace sketch', done, total: planned, eta: eta(t0, done, planned) }),
       });
       diag = x.diagonal.values;
@@ -175,7 +181,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         rng: new Rng(derive(o.seed, 2)),
         blocks,
         signal,
-        batch: { size: K, matvecMany },
+        batch: { size: W, matvecMany },
         onProbe: (done, running) => {
           convergence.push({ matvecs: done, value: running.trace.value, stderr: running.trace.stderr });
           report({
@@ -196,7 +202,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       if (traceMethod !== 'hutchinson') {
         // A better global trace from its own budget (Hutch++: Meyer et al. 2021; XTrace: Epperly et al. 2024).
         const t1 = Date.now();
-        const opts = { matvecs: o.matvecs, rng: new Rng(derive(o.seed, 5)), signal, matvecMany, batchSize: K, onProgress: (done: number, planned: number) => report({ phase: 'diagonal', message: `${traceMethod} trace`, done, total: planned, eta: eta(t1, done, planned) }) };
+        const opts = { matvecs: o.matvecs, rng: new Rng(derive(o.seed, 5)), signal, matvecMany, batchSize: W, onProgress: (done: number, planned: number) => report({ phase: 'diagonal', message: `${traceMethod} trace`, done, total: planned, eta: eta(t1, done, planned) }) };
         const t = traceMethod === 'hutch++' ? await hutchpp(matvec, P, opts) : await xtrace(matvec, P, opts);
         globalTrace = { value: t.value, stderr: t.stderr, method: traceMethod, matvecs: t.matvecs, samples: null };
       }
@@ -267,9 +273,10 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         ...(density ? { density } : {}),
       },
       layers,
-      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K },
+      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K, workers: o.workers },
     };
   } finally {
+    await pool.close();
     obj.dispose();
   }
 }

@@ -114,6 +114,8 @@ export class Session implements vscode.Disposable {
       // Exact mode has no estimator (the engine refuses the combination).
       estimator: cfg.get<boolean>('exact', false) ? undefined : cfg.get<'hutchinson' | 'xdiag'>('estimator', 'hutchinson'),
       matvecs: cfg.get<number>('matvecs', 100),
+      // 0: the engine's default (cores − 1, at least 1).
+      workers: cfg.get<number>('workers', 0) || undefined,
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
