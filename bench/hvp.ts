@@ -1,99 +1,298 @@
 /**
- * `npm run bench`: gradient time, HVP time and their ratio per backend, for the example models
- * (and, with --big, a 784-256-256-10 MLP on 128 examples). Medians of repeated runs; prints a table.
+ * `npm run bench`: the performance table of issue 6, written to bench/hvp-results.md (kept in git, so
+ * changes show in review) and printed.
+ *
+ * Per model × backend × workers: gradient and HVP time (medians over repeated runs after a warm-up, one
+ * thread), their ratio, PyTorch's HVP time on the same architecture and batch (bench/torch_hvp.py under
+ * /usr/bin/python3, torch.set_num_threads = our worker count; the column says so when torch is absent),
+ * the ratio to PyTorch, peak RSS of the process, probes/s through the HVP worker pool (hvpPool.ts:
+ * batches of 8 HVPs per worker), memory above resident-after-load of one HVP vs one gradient.
+ * Each model × backend runs in its own child process so peak RSS is its own.
+ *
+ *   node dist/bench.js [--quick]      (--quick: fewer repetitions, for a smoke test)
  */
-import { readTfjsModel } from '../extension/readers/tfjsModel.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { readTfjsModel, type RawLayer, type TfjsModelFile } from '../extension/readers/tfjsModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
-import { buildNetwork, type Network } from '../extension/engine/network.js';
+import { buildNetwork } from '../extension/engine/network.js';
 import { Objective, type Dataset } from '../extension/engine/objective.js';
-import { activateBackend, BACKENDS, type BackendName } from '../extension/engine/tfjs.js';
+import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.js';
+import { HvpPool } from '../extension/engine/hvpPool.js';
 import type { LossSpec } from '../extension/engine/loss.js';
-import type { TfjsModelFile } from '../extension/readers/tfjsModel.js';
 import { Rng } from '../extension/estimators/rng.js';
+
+/** A layer as both sides build it (valid padding, stride 1 convolutions; square pools). */
+type Layer = { type: 'dense'; units: number; activation: string } | { type: 'conv'; filters: number; kernel: number; activation: string } | { type: 'maxpool'; size: number } | { type: 'flatten' };
+interface Spec {
+  input: number[];
+  layers: Layer[];
+}
 
 interface Case {
   name: string;
-  load: () => { net: Network; dataset: Dataset; loss: LossSpec };
+  spec: Spec;
+  examples: number;
+  /** Examples per chunk: fixed per model, so the ×10 data row has 10 chunks of the same size. */
+  chunk: number;
+  /** The tfjs model: from the examples folder, or built from the spec with random weights. */
+  load: () => { file: TfjsModelFile; dataset: Dataset; loss: LossSpec };
+  backends: BackendName[];
+  workers: number[];
 }
 
-function example(name: string): Case {
+const dense = (units: number, activation = 'relu'): Layer => ({ type: 'dense', units, activation });
+const conv = (filters: number, kernel = 3): Layer => ({ type: 'conv', filters, kernel, activation: 'relu' });
+const LOSS: LossSpec = { name: 'categorical-cross-entropy', fromLogits: true, reason: 'bench' };
+
+function fromSpec(spec: Spec, seed: number): TfjsModelFile {
+  const rng = new Rng(seed);
+  const layers: RawLayer[] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, ...spec.input] } }];
+  const weights: TfjsModelFile['weights'] = [];
+  let shape = [...spec.input];
+  const random = (n: number, fanIn: number) => new Float32Array(n).map(() => rng.normal() / Math.sqrt(fanIn));
+  spec.layers.forEach((l, i) => {
+    const name = `l${i}`;
+    const last = i === spec.layers.length - 1;
+    if (l.type === 'dense') {
+      layers.push({ className: 'Dense', name, config: { units: l.units, activation: last ? 'softmax' : l.activation } });
+      weights.push({ name: `${name}/kernel`, shape: [shape[0], l.units], values: random(shape[0] * l.units, shape[0]) });
+      weights.push({ name: `${name}/bias`, shape: [l.units], values: new Float32Array(l.units) });
+      shape = [l.units];
+    } else if (l.type === 'conv') {
+      const [h, w, c] = shape;
+      layers.push({ className: 'Conv2D', name, config: { filters: l.filters, kernel_size: [l.kernel, l.kernel], strides: [1, 1], padding: 'valid', activation: l.activation } });
+      weights.push({ name: `${name}/kernel`, shape: [l.kernel, l.kernel, c, l.filters], values: random(l.kernel * l.kernel * c * l.filters, l.kernel * l.kernel * c) });
+      weights.push({ name: `${name}/bias`, shape: [l.filters], values: new Float32Array(l.filters) });
+      shape = [h - l.kernel + 1, w - l.kernel + 1, l.filters];
+    } else if (l.type === 'maxpool') {
+      layers.push({ className: 'MaxPooling2D', name, config: { pool_size: [l.size, l.size], strides: [l.size, l.size], padding: 'valid' } });
+      shape = [Math.floor(shape[0] / l.size), Math.floor(shape[1] / l.size), shape[2]];
+    } else {
+      layers.push({ className: 'Flatten', name, config: {} });
+      shape = [shape.reduce((a, b) => a * b, 1)];
+    }
+  });
+  return { path: '<bench>', name: 'bench', topologyClass: 'Sequential', layers, inputShape: spec.input, weights, trainingLoss: null };
+}
+
+function randomData(spec: Spec, classes: number, n: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const xs = spec.input.reduce((a, b) => a * b, 1);
+  const y = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) y[i * classes + (i % classes)] = 1;
+  return { x: new Float32Array(n * xs).map(() => rng.uniform()), xShape: spec.input, y, yShape: [classes], examples: n };
+}
+
+function synthetic(name: string, spec: Spec, examples: number, chunk: number, backends: BackendName[], workers: number[]): Case {
+  const last = spec.layers[spec.layers.length - 1];
+  const classes = last.type === 'dense' ? last.units : 0;
+  return { name, spec, examples, chunk, backends, workers, load: () => ({ file: fromSpec(spec, 0), dataset: randomData(spec, classes, examples, 1), loss: LOSS }) };
+}
+
+function example(name: string, spec: Spec, examples: number, backends: BackendName[], workers: number[]): Case {
   return {
     name: `examples/${name}`,
+    spec,
+    examples,
+    chunk: examples,
+    backends,
+    workers,
     load: () => {
-      const net = buildNetwork(readTfjsModel(`examples/${name}/model.json`));
+      const file = readTfjsModel(`examples/${name}/model.json`);
+      const net = buildNetwork(file);
       const { x, y } = readArrays(`examples/${name}/data.npz`);
       const { dataset, loss } = prepareData(`examples/${name}/data.npz`, x, y, net, null);
-      return { net, dataset, loss };
+      return { file, dataset, loss };
     },
   };
 }
 
-function bigMlp(): Case {
-  return {
-    name: 'mlp 784-256-256-10, batch 128',
-    load: () => {
-      const rng = new Rng(0);
-      const dims = [784, 256, 256, 10];
-      const layers: TfjsModelFile['layers'] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, 784] } }];
-      const weights: TfjsModelFile['weights'] = [];
-      for (let i = 1; i < dims.length; i++) {
-        layers.push({ className: 'Dense', name: `d${i}`, config: { units: dims[i], activation: i === dims.length - 1 ? 'softmax' : 'relu' } });
-        weights.push({ name: `d${i}/kernel`, shape: [dims[i - 1], dims[i]], values: new Float32Array(dims[i - 1] * dims[i]).map(() => rng.normal() / Math.sqrt(dims[i - 1])) });
-        weights.push({ name: `d${i}/bias`, shape: [dims[i]], values: new Float32Array(dims[i]) });
-      }
-      const net = buildNetwork({ path: '<bench>', name: 'mlp', topologyClass: 'Sequential', layers, inputShape: [784], weights, trainingLoss: null });
-      const n = 128;
-      const y = new Float32Array(n * 10);
-      for (let i = 0; i < n; i++) y[i * 10 + (i % 10)] = 1;
-      const dataset: Dataset = { x: new Float32Array(n * 784).map(() => rng.uniform()), xShape: [784], y, yShape: [10], examples: n };
-      return { net, dataset, loss: { name: 'categorical-cross-entropy', fromLogits: true, reason: 'bench' } };
-    },
-  };
+/** Hidden width of a 784-h-h-10 MLP with `factor` × the parameters of 784-256-256-10 (269 322). */
+function widthFor(factor: number): number {
+  const p = factor * (784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10);
+  return Math.round((-796 + Math.sqrt(796 ** 2 + 4 * (p - 10))) / 2); // h² + 796h + 10 = p
 }
+
+const W2 = [1, 2];
+const mlp = (h: number): Spec => ({ input: [784], layers: [dense(h), dense(h), dense(10, 'softmax')] });
+const CASES: Case[] = [
+  example('mlp', { input: [2], layers: [dense(32, 'tanh'), dense(32), dense(3, 'softmax')] }, 512, ['wasm', 'cpu'], W2),
+  example('cnn', { input: [12, 12, 1], layers: [conv(8), { type: 'maxpool', size: 2 }, conv(8), { type: 'flatten' }, dense(3, 'softmax')] }, 256, ['wasm', 'cpu'], W2),
+  synthetic('mlp 784-256-256-10, batch 128', mlp(256), 128, 128, ['wasm', 'cpu'], W2),
+  synthetic('cnn 28×28 conv8-pool-conv16-pool-dense10, batch 64', { input: [28, 28, 1], layers: [conv(8), { type: 'maxpool', size: 2 }, conv(16), { type: 'maxpool', size: 2 }, { type: 'flatten' }, dense(10, 'softmax')] }, 64, 64, ['wasm'], W2),
+  synthetic(`scaling: params ×4 (784-${widthFor(4)}-${widthFor(4)}-10), batch 128`, mlp(widthFor(4)), 128, 128, ['wasm'], [1]),
+  synthetic(`scaling: params ×16 (784-${widthFor(16)}-${widthFor(16)}-10), batch 128`, mlp(widthFor(16)), 128, 128, ['wasm'], [1]),
+  synthetic('scaling: examples ×10 (784-256-256-10, 1280 in chunks of 128)', mlp(256), 1280, 128, ['wasm'], [1]),
+];
+const PER_WORKER = 8;
+
+interface Row {
+  workers: number;
+  probesPerSecond: number;
+  peakRssMb: number;
+  /** Resident memory a thread adds (its isolate, backend, model, data and activations), MB. */
+  threadMb: number | null;
+}
+interface CaseResult {
+  params: number;
+  gradientMs: number;
+  hvpMs: number;
+  loadMb: number;
+  gradientMb: number;
+  hvpMb: number;
+  rows: Row[];
+}
+
+const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
+const peakMb = () => process.resourceUsage().maxRSS / 1024;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function time(f: () => void, reps: number): number {
-  f(); // warm-up
+async function timeMs(f: () => unknown, reps: number): Promise<number> {
+  await f(); // warm-up
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    f();
+    await f();
     ts.push(performance.now() - t0);
   }
   return median(ts);
 }
 
-async function main() {
-  const cases = [example('mlp'), example('cnn'), ...(process.argv.includes('--big') ? [bigMlp()] : [])];
-  const rows: string[][] = [['backend', 'model', 'params', 'examples', 'gradient ms', 'HVP ms', 'HVP / gradient']];
-  const absent: string[] = [];
-  for (const backend of BACKENDS as readonly BackendName[]) {
+/** One model on one backend, in this (child) process. */
+async function runCase(c: Case, backend: BackendName, reps: number): Promise<CaseResult> {
+  await activateBackend(backend);
+  const { file, dataset, loss } = c.load();
+  const net = buildNetwork(file);
+  const obj = new Objective(net, dataset, loss, c.chunk);
+  const v = new Float32Array(net.size).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
+  const loadMb = rssMb();
+  const gradientMs = await timeMs(() => obj.lossAndGradient(), reps);
+  const gradientMb = peakMb() - loadMb;
+  const hvpMs = await timeMs(() => obj.hvp(v), reps);
+  const hvpMb = peakMb() - loadMb;
+  const rows: Row[] = [];
+  for (const workers of c.workers) {
+    const before = rssMb();
+    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend }, (vs) => obj.hvpMany(vs));
     try {
-      await activateBackend(backend);
-    } catch (e) {
-      absent.push(`${backend}: ${(e as Error).message}`);
-      continue;
-    }
-    for (const c of cases) {
-      const { net, dataset, loss } = c.load();
-      const obj = new Objective(net, dataset, loss, dataset.examples);
-      const v = new Float32Array(net.size).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
-      const g = time(() => obj.lossAndGradient(), 5);
-      const h = time(() => obj.hvp(v), 5);
-      rows.push([backend, c.name, String(net.size), String(dataset.examples), g.toFixed(1), h.toFixed(1), (h / g).toFixed(2)]);
-      obj.dispose();
+      const vs = Array.from({ length: PER_WORKER * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
+      const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
+      const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
+      rows.push({ workers, probesPerSecond: (1000 * vs.length) / ms, peakRssMb: peakMb(), threadMb });
+    } finally {
+      await pool.close();
     }
   }
-  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
-  for (const [i, r] of rows.entries()) {
-    console.log(r.map((c, j) => c.padEnd(widths[j])).join('  '));
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
-  for (const a of absent) console.log(`absent: ${a}`);
+  obj.dispose();
+  if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
+  return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
 }
 
-void main();
+interface Torch {
+  params: number;
+  hvp_ms: number;
+  gradient_ms: number;
+  torch: string;
+}
+
+function torchHvp(c: Case, threads: number, reps: number): Torch | string {
+  const r = spawnSync('/usr/bin/python3', [join(process.cwd(), 'bench', 'torch_hvp.py'), JSON.stringify({ ...c.spec, examples: c.examples, threads, reps })], { encoding: 'utf8', timeout: 600_000 });
+  if (r.error) return `python3 not runnable (${r.error.message})`;
+  if (r.status !== 0) return /No module named 'torch'/.test(r.stderr) ? 'torch is not installed (apt-get install python3-torch)' : `torch failed: ${r.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Torch;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const reps = quick ? 3 : 7;
+  const child = process.argv.indexOf('--case');
+  if (child >= 0) {
+    const c = CASES[Number(process.argv[child + 1])];
+    const backend = process.argv[child + 2] as BackendName;
+    process.stdout.write(JSON.stringify(await runCase(c, backend, reps)) + '\n');
+    return;
+  }
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  const torchCache = new Map<string, Torch | string>();
+  for (const [ci, c] of CASES.entries()) {
+    for (const backend of c.backends) {
+      process.stderr.write(`${c.name} · ${backend} …\n`);
+      const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', String(ci), backend, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 1_200_000 });
+      const line = r.stdout?.trim().split('\n').pop();
+      if (r.status !== 0 || !line) {
+        const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ');
+        if (backend === 'wasm' || backend === 'cpu') throw new Error(`${c.name} on ${backend} failed: ${why}`);
+        notes.push(`${backend}: absent (${why})`);
+        continue;
+      }
+      const res = JSON.parse(line) as CaseResult;
+      const one = res.rows[0]?.probesPerSecond ?? NaN;
+      for (const row of res.rows) {
+        const key = `${ci}/${row.workers}`;
+        if (!torchCache.has(key)) torchCache.set(key, torchHvp(c, row.workers, reps));
+        const t = torchCache.get(key)!;
+        if (typeof t !== 'string' && t.params !== res.params) throw new Error(`${c.name}: torch has ${t.params} parameters, tfjs ${res.params}`);
+        if (typeof t === 'string' && !notes.includes(`PyTorch: ${t}`)) notes.push(`PyTorch: ${t}`);
+        rows.push([
+          c.name,
+          backend,
+          String(res.params),
+          String(c.examples),
+          String(row.workers),
+          res.gradientMs.toFixed(1),
+          res.hvpMs.toFixed(1),
+          (res.hvpMs / res.gradientMs).toFixed(2),
+          typeof t === 'string' ? 'n/a' : t.hvp_ms.toFixed(1),
+          typeof t === 'string' ? 'n/a' : (res.hvpMs / t.hvp_ms).toFixed(1),
+          row.peakRssMb.toFixed(0),
+          row.probesPerSecond.toFixed(1),
+          (row.probesPerSecond / one).toFixed(2),
+          (res.hvpMb / Math.max(res.gradientMb, 1e-9)).toFixed(2) + ` (${res.hvpMb.toFixed(1)} / ${res.gradientMb.toFixed(1)} MB)`,
+          row.threadMb == null ? '' : row.threadMb.toFixed(0),
+        ]);
+      }
+    }
+  }
+  try {
+    await activateBackend('tensorflow');
+  } catch (e) {
+    notes.push(`tensorflow (tfjs-node): absent (${(e as Error).message})`);
+  }
+  const loadAfter = loadavg();
+  const torchVersion = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string')?.torch;
+  const table = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+  const text = [
+    '# HVP benchmark (`npm run bench`)',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${availableParallelism()} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, tfjs 4.22.0${torchVersion ? `, PyTorch ${torchVersion}` : ''}; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before and ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after (the machine is shared, so times are noisy); ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+    '',
+    table,
+    '',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), ' + PER_WORKER + ' per worker per batch; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    '',
+  ].join('\n');
+  process.stdout.write(text);
+  if (!quick) writeFileSync(join(process.cwd(), 'bench', 'hvp-results.md'), text);
+}
+
+void main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).stack}\n`);
+  process.exitCode = 1;
+});
