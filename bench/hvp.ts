@@ -6,7 +6,7 @@
  * thread), their ratio, PyTorch's HVP time on the same architecture and batch (bench/torch_hvp.py under
  * /usr/bin/python3, torch.set_num_threads = our worker count; the column says so when torch is absent),
  * the ratio to PyTorch, peak RSS of the process, probes/s through the HVP worker pool (hvpPool.ts:
- * batches of 8 HVPs per worker), memory above resident-after-load of one HVP vs one gradient.
+ * batches of 8 stacked HVPs per worker, 1 in the scaling rows), memory above resident-after-load of one HVP vs one gradient.
  * Each model × backend runs in its own child process so peak RSS is its own.
  *
  *   node dist/bench.js [--quick]      (--quick: fewer repetitions, for a smoke test)
@@ -21,7 +21,6 @@ import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.
 import { HvpPool } from '../extension/engine/hvpPool.js';
 import { CASES, type Case } from './models.js';
 
-const PER_WORKER = 8;
 
 interface Row {
   workers: number;
@@ -76,7 +75,7 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
     const before = rssMb();
     const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend }, (vs) => obj.hvpMany(vs));
     try {
-      const vs = Array.from({ length: PER_WORKER * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      const vs = Array.from({ length: (c.perWorker ?? 8) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
       const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
       const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
@@ -106,7 +105,7 @@ function torchHvp(c: Case, threads: number, reps: number): Torch | string {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const reps = quick ? 3 : 7;
+  const reps = quick ? 3 : 5;
   const child = process.argv.indexOf('--case');
   if (child >= 0) {
     const c = CASES[Number(process.argv[child + 1])];
@@ -127,8 +126,8 @@ async function main(): Promise<void> {
       const line = r.stdout?.trim().split('\n').pop();
       if (r.status !== 0 || !line) {
         const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ');
-        if (backend === 'wasm' || backend === 'cpu') throw new Error(`${c.name} on ${backend} failed: ${why}`);
-        notes.push(`${backend}: absent (${why})`);
+        notes.push(`${c.name} on ${backend}: FAILED (${why})`);
+        process.stderr.write(`  failed: ${why}\n`);
         continue;
       }
       const res = JSON.parse(line) as CaseResult;
@@ -156,6 +155,7 @@ async function main(): Promise<void> {
           (res.hvpMb / Math.max(res.gradientMb, 1e-9)).toFixed(2) + ` (${res.hvpMb.toFixed(1)} / ${res.gradientMb.toFixed(1)} MB)`,
           row.threadMb == null ? '' : row.threadMb.toFixed(0),
         ]);
+        process.stderr.write(`  ${rows[rows.length - 1].join(' | ')}\n`);
       }
     }
   }
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), ' + PER_WORKER + ' per worker per batch; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 8 stacked HVPs per worker (1 in the scaling rows); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
   ].join('\n');
