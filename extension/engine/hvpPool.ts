@@ -61,6 +61,7 @@ export function liveThreads(): number {
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
+  isReady: boolean;
   pending: Map<number, { resolve: (hvs: Float32Array[]) => void; reject: (e: Error) => void }>;
   /** numTensors the thread reported after each batch (a leak shows as growth). */
   tensorCounts: number[];
@@ -140,9 +141,16 @@ export class HvpPool {
     void this.close();
   }
 
-  private async send(slot: Slot, vs: Float32Array[]): Promise<Float32Array[]> {
-    await Promise.race([slot.ready, this.failed]);
-    this.check();
+  /** Posts at once when the thread is ready (before the caller computes its own share), else when it is. */
+  private send(slot: Slot, vs: Float32Array[]): Promise<Float32Array[]> {
+    if (slot.isReady) return this.post(slot, vs);
+    return Promise.race([slot.ready, this.failed]).then(() => {
+      this.check();
+      return this.post(slot, vs);
+    });
+  }
+
+  private post(slot: Slot, vs: Float32Array[]): Promise<Float32Array[]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -159,8 +167,10 @@ export class HvpPool {
     let markReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
     worker.on('message', (m: FromThread) => {
-      if (m.type === 'ready') markReady();
-      else if (m.type === 'hvp') {
+      if (m.type === 'ready') {
+        slot.isReady = true;
+        markReady();
+      } else if (m.type === 'hvp') {
         tensorCounts.push(m.numTensors);
         pending.get(m.id)?.resolve(m.hvs);
         pending.delete(m.id);
@@ -173,7 +183,8 @@ export class HvpPool {
     });
     const dataset = { ...job.dataset, x: compact(job.dataset.x), y: compact(job.dataset.y) };
     worker.postMessage({ type: 'init', job: { ...job, weights: compact(job.weights), dataset } } satisfies ToThread);
-    return { worker, ready, pending, tensorCounts };
+    const slot: Slot = { worker, ready, isReady: false, pending, tensorCounts };
+    return slot;
   }
 }
 
