@@ -73,7 +73,7 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const rows: Row[] = [];
   for (const workers of workerCounts) {
     const before = rssMb();
-    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend }, (vs) => obj.hvpMany(vs));
+    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked: (c.perWorker ?? 8) > 1 }, (vs) => obj.hvpMany(vs));
     try {
       const vs = Array.from({ length: (c.perWorker ?? 8) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready

@@ -28,7 +28,7 @@ async function both(options: InspectOptions) {
   const { timing: ta, ...ra } = a;
   const { timing: tb, ...rb } = b;
   assert.equal(ta.hvps, tb.hvps);
-  return { a: ra, b: rb };
+  return { a: ra, b: rb, batch: ta.batch };
 }
 
 for (const backend of ['wasm', 'cpu'] as const) {
@@ -43,6 +43,10 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give identical results', async () => {
   const x = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, estimator: 'xdiag', matvecs: 30, top: 0, bottom: 0, seed: 3, backend: 'wasm' });
   assert.deepEqual(x.b, x.a);
+  // 33 probes, 32 per batch and worker: 1 worker 32 + 1 (a share of one, padded to a stacked pair), 2 workers 17 + 16.
+  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 33, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
+  assert.equal(h.batch, 32, 'the fixture MLP should stack 32 HVPs per batch, or this case tests nothing new');
+  assert.deepEqual(h.b, h.a);
   // 246 columns: 1 worker 7×32 + 22, 2 workers 3×64 + 54 (27 + 27).
   const e = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, exact: true, top: 2, bottom: 2, backend: 'wasm' });
   assert.deepEqual(e.b, e.a);
@@ -56,7 +60,7 @@ test('threads keep their tensor count constant across batches and match the main
   const { x, y } = readArrays(`${dir}/cnn/data.npz`);
   const { dataset, loss } = prepareData('data.npz', x, y, net, null);
   const obj = new Objective(net, dataset, loss, 16);
-  const pool = new HvpPool(3, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm' }, (vs) => obj.hvpMany(vs));
+  const pool = new HvpPool(3, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm', stacked: true }, (vs) => obj.hvpMany(vs));
   try {
     const vs = Array.from({ length: 6 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.3 * i + k)));
     const before = tf.memory().numTensors;
@@ -72,6 +76,25 @@ test('threads keep their tensor count constant across batches and match the main
     // Shares: main [0, 2), thread 1 [2, 4), thread 2 [4, 6); each equals this thread's own HVP bit for bit.
     const local = obj.hvpMany(vs);
     first.forEach((h, k) => assert.deepEqual(h, local[k], `vector ${k}`));
+  } finally {
+    await pool.close();
+    obj.dispose();
+  }
+  await noThreadsLeft();
+});
+
+test('unstacked pools compute every HVP alone: equal to single HVPs bit for bit, whatever the shares', async () => {
+  await activateBackend('wasm');
+  const modelPath = `${dir}/cnn/model.json`;
+  const { net } = loadModel(modelPath);
+  const { x, y } = readArrays(`${dir}/cnn/data.npz`);
+  const { dataset, loss } = prepareData('data.npz', x, y, net, null);
+  const obj = new Objective(net, dataset, loss, 16);
+  const pool = new HvpPool(2, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm', stacked: false }, (vs) => obj.hvpMany(vs));
+  try {
+    const vs = Array.from({ length: 5 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.cos(0.2 * i + k)));
+    const got = await pool.hvpMany(vs); // shares of 3 and 2
+    vs.forEach((v, k) => assert.deepEqual(got[k], obj.hvp(v), `vector ${k}`));
   } finally {
     await pool.close();
     obj.dispose();
@@ -104,7 +127,7 @@ test("a thread's failure surfaces as a clear error naming the thread, and the po
   const { dataset, loss } = prepareData('data.npz', x, y, net, null);
   const obj = new Objective(net, dataset, loss, 64);
   // The thread is given a model that does not exist.
-  const pool = new HvpPool(2, { model: { path: `${dir}/no-such-model/model.json` }, weights: net.initial, dataset, loss, chunkSize: 64, backend: 'wasm' }, (vs) => obj.hvpMany(vs));
+  const pool = new HvpPool(2, { model: { path: `${dir}/no-such-model/model.json` }, weights: net.initial, dataset, loss, chunkSize: 64, backend: 'wasm', stacked: true }, (vs) => obj.hvpMany(vs));
   try {
     const vs = [new Float32Array(net.size).fill(1), new Float32Array(net.size).fill(2)];
     await assert.rejects(pool.hvpMany(vs), /HVP worker thread 1: .*no-such-model/);

@@ -43,6 +43,19 @@ export interface ThreadJob {
   chunkSize: number;
   /** The backend the main thread chose and self-tested; the thread self-tests its own instance of it. */
   backend: BackendName;
+  /**
+   * True: a share is computed as one stacked batch (a share of one is padded to two); false: each HVP
+   * alone. On wasm stacked and single HVPs differ in the last bits, so every HVP of a pool must take
+   * the same path, whatever the share sizes.
+   */
+  stacked: boolean;
+}
+
+/** A share of HVPs computed the pool's one way (see ThreadJob.stacked). */
+export function hvpShare(hvpMany: (vs: Float32Array[]) => Float32Array[], vs: Float32Array[], stacked: boolean): Float32Array[] {
+  if (vs.length === 0) return [];
+  if (!stacked) return vs.map((v) => hvpMany([v])[0]);
+  return vs.length === 1 ? [hvpMany([vs[0], vs[0]])[0]] : hvpMany(vs);
 }
 
 /** Messages between the pool and a thread (engine-internal; not part of the host/worker protocol). */
@@ -79,14 +92,17 @@ export class HvpPool {
 
   /**
    * @param workers HVPs in flight (≥ 1); the pool starts workers − 1 threads.
-   * @param local the calling thread's own batched HVP (Objective.hvpMany).
+   * @param local the calling thread's own batched HVP (Objective.hvpMany), applied through hvpShare.
    */
+  private readonly stacked: boolean;
+
   constructor(
     readonly workers: number,
     job: ThreadJob,
     private readonly local: (vs: Float32Array[]) => Float32Array[],
     private readonly signal?: AbortSignal,
   ) {
+    this.stacked = job.stacked;
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => undefined);
     try {
@@ -105,7 +121,7 @@ export class HvpPool {
     const remote = this.slots.slice(0, parts - 1).map((s, i) => this.send(s, vs.slice(bounds[i + 1], bounds[i + 2])));
     // Keep a failing thread's rejection handled while this thread computes its own share.
     remote.forEach((p) => p.catch(() => undefined));
-    const mine = this.local(vs.slice(bounds[0], bounds[1]));
+    const mine = hvpShare(this.local, vs.slice(bounds[0], bounds[1]), this.stacked);
     const rest = await Promise.all(remote);
     this.check();
     return [...mine, ...rest.flat()];

@@ -11,11 +11,12 @@ import { loadModel } from './loadModel.js';
 import { Objective } from './objective.js';
 import { selfTest } from './selftest.js';
 import { activateBackend, tf } from './tfjs.js';
-import type { FromThread, ThreadJob, ToThread } from './hvpPool.js';
+import { hvpShare, type FromThread, type ThreadJob, type ToThread } from './hvpPool.js';
 
 const port = parentPort;
 if (!port) throw new Error('hvpThread must run as a worker thread');
 let obj: Objective | null = null;
+let stacked = false;
 
 const send = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -29,7 +30,8 @@ port.on('message', (m: ToThread) => {
   }
   try {
     if (!obj) throw new Error('hvp before init');
-    const hvs = obj.hvpMany(m.vs);
+    const o = obj;
+    const hvs = hvpShare((vs) => o.hvpMany(vs), m.vs, stacked);
     send({ type: 'hvp', id: m.id, hvs, numTensors: tf.memory().numTensors }, hvs.map((h) => h.buffer as ArrayBuffer));
   } catch (e) {
     send({ type: 'error', id: m.id, message: messageOf(e) });
@@ -43,6 +45,7 @@ async function init(job: ThreadJob): Promise<string> {
   const net: Network = 'path' in job.model ? loadModel(job.model.path).net : buildNetwork(job.model.file);
   if (net.size !== job.weights.length) throw new Error(`the model has ${net.size} parameters here but ${job.weights.length} in the main thread (did the file change during the run?)`);
   obj = new Objective(net, job.dataset, job.loss, job.chunkSize, job.weights);
+  stacked = job.stacked;
   return r.detail;
 }
 

@@ -36,6 +36,14 @@ const LANCZOS_TOL = 1e-5;
 const MAX_LANCZOS_STEPS = 300;
 /** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
 const MAX_BATCH = 32;
+/**
+ * HVPs are stacked only for small models (parameters × chunk examples and activation bytes per copy
+ * below these), where op dispatch dominates: on wasm, 4 stacked HVPs of a 784-256-256-10 MLP on 128
+ * examples took 3× as long as 4 single ones. A property of the model, not a timing, because on wasm
+ * stacked and single HVPs differ in the last bits and a seed must reproduce.
+ */
+const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
+const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
@@ -95,8 +103,14 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
   const obj = new Objective(net, dataset, loss, chunkSize);
+  // Independent HVPs (exact columns, probes) go K at a time through stacked weight copies (small models
+  // only), K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
+  const fit = Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1)));
+  const stacked = fit >= 2 && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
+  const K = stacked ? fit : 1;
+  const W = K * o.workers;
   // Independent HVP batches are shared over `workers` threads (hvpPool.ts); results do not depend on it.
-  const pool = new HvpPool(o.workers, { model: { path: o.modelPath }, weights: net.initial, dataset, loss, chunkSize, backend }, (vs) => obj.hvpMany(vs), signal);
+  const pool = new HvpPool(o.workers, { model: { path: o.modelPath }, weights: net.initial, dataset, loss, chunkSize, backend, stacked }, (vs) => obj.hvpMany(vs), signal);
   let hvps = 0;
   try {
     const matvec: MatVec = async (v) => {
@@ -105,10 +119,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       hvps++;
       return obj.hvp(v);
     };
-    // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies,
-    // K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
-    const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
-    const W = K * o.workers;
+    // Probes always go through the pool, even one at a time, so that each is computed the same way.
+    const probeMatvec: MatVec = async (v) => (await matvecMany([v]))[0];
     const matvecMany = async (vs: Float32Array[]) => {
       await new Promise((r) => setImmediate(r));
       check();
@@ -176,7 +188,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       blockTraces = x.blockTraces.map(est);
     } else {
       const t0 = Date.now();
-      const h = await hutchinson(matvec, P, {
+      const h = await hutchinson(probeMatvec, P, {
         samples: o.samples,
         rng: new Rng(derive(o.seed, 2)),
         blocks,
