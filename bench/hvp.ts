@@ -6,7 +6,7 @@
  * thread), their ratio, PyTorch's HVP time on the same architecture and batch (bench/torch_hvp.py under
  * /usr/bin/python3, torch.set_num_threads = our worker count; the column says so when torch is absent),
  * the ratio to PyTorch, peak RSS of the process, probes/s through the HVP worker pool (hvpPool.ts:
- * batches of 8 stacked HVPs per worker, 1 in the scaling rows), memory above resident-after-load of one HVP vs one gradient.
+ * batches of 4 HVPs per worker, 8 stacked where inspect stacks), memory above resident-after-load of one HVP vs one gradient.
  * Each model × backend runs in its own child process so peak RSS is its own.
  *
  *   node dist/bench.js [--quick]      (--quick: fewer repetitions, for a smoke test)
@@ -73,9 +73,9 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const rows: Row[] = [];
   for (const workers of workerCounts) {
     const before = rssMb();
-    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked: (c.perWorker ?? 8) > 1 }, (vs) => obj.hvpMany(vs));
+    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked: c.stacked ?? false }, (vs) => obj.hvpMany(vs));
     try {
-      const vs = Array.from({ length: (c.perWorker ?? 8) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      const vs = Array.from({ length: (c.stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
       const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
       const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
@@ -87,6 +87,33 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   obj.dispose();
   if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
   return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
+}
+
+/**
+ * What parallelism the machine gives right now, as a control for the speed-up column: a fixed loop
+ * (Float32Array multiply-adds) twice on this thread vs once here and once in a second thread.
+ */
+async function parallelControl(): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const body = `function work(n) { const a = new Float32Array(1 << 16).fill(1.0001); let s = 0; for (let r = 0; r < n; r++) for (let i = 0; i < a.length; i++) { a[i] = a[i] * 0.99991 + 0.0001; s += a[i]; } return s; }`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const work = new Function(`${body}; return work;`)() as (n: number) => number;
+  const n = 1500;
+  work(50);
+  let t0 = performance.now();
+  work(n);
+  work(n);
+  const serial = performance.now() - t0;
+  const w = new Worker(`${body}; const { parentPort } = require('node:worker_threads'); parentPort.on('message', (n) => parentPort.postMessage(work(n)));`, { eval: true });
+  await new Promise((r) => (w.once('message', r), w.postMessage(50)));
+  t0 = performance.now();
+  const other = new Promise((r) => w.once('message', r));
+  w.postMessage(n);
+  work(n);
+  await other;
+  const parallel = performance.now() - t0;
+  await w.terminate();
+  return serial / parallel;
 }
 
 interface Torch {
@@ -115,6 +142,7 @@ async function main(): Promise<void> {
   }
   const started = Date.now();
   const loadBefore = loadavg();
+  const controlBefore = await parallelControl();
   const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
   const rows: string[][] = [];
   const notes: string[] = [];
@@ -165,6 +193,7 @@ async function main(): Promise<void> {
     notes.push(`tensorflow (tfjs-node): absent (${(e as Error).message})`);
   }
   const loadAfter = loadavg();
+  const controlAfter = await parallelControl();
   const torchVersion = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string')?.torch;
   const table = [
     `| ${header.join(' | ')} |`,
@@ -174,11 +203,11 @@ async function main(): Promise<void> {
   const text = [
     '# HVP benchmark (`npm run bench`)',
     '',
-    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${availableParallelism()} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, tfjs 4.22.0${torchVersion ? `, PyTorch ${torchVersion}` : ''}; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before and ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after (the machine is shared, so times are noisy); ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${availableParallelism()} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, tfjs 4.22.0${torchVersion ? `, PyTorch ${torchVersion}` : ''}; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before and ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after (the machine is shared, so times are noisy); control: a fixed loop in 2 threads ran ${controlBefore.toFixed(2)}× (before) and ${controlAfter.toFixed(2)}× (after) as fast as in 1, the parallel speed-up the machine offered; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 8 stacked HVPs per worker (1 in the scaling rows); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
   ].join('\n');
