@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadBefore = loadavg();
   const controlBefore = await parallelControl();
-  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
@@ -161,11 +161,17 @@ async function main(): Promise<void> {
       const res = JSON.parse(line) as CaseResult;
       const one = res.rows[0]?.probesPerSecond ?? NaN;
       for (const row of res.rows) {
-        const key = `${ci}/${row.workers}`;
-        if (!torchCache.has(key)) torchCache.set(key, torchHvp(c, row.workers, reps));
-        const t = torchCache.get(key)!;
-        if (typeof t !== 'string' && t.params !== res.params) throw new Error(`${c.name}: torch has ${t.params} parameters, tfjs ${res.params}`);
-        if (typeof t === 'string' && !notes.includes(`PyTorch: ${t}`)) notes.push(`PyTorch: ${t}`);
+        const torchAt = (threads: number) => {
+          const key = `${ci}/${threads}`;
+          if (!torchCache.has(key)) torchCache.set(key, torchHvp(c, threads, reps));
+          const t = torchCache.get(key)!;
+          if (typeof t !== 'string' && t.params !== res.params) throw new Error(`${c.name}: torch has ${t.params} parameters, tfjs ${res.params}`);
+          if (typeof t === 'string' && !notes.includes(`PyTorch: ${t}`)) notes.push(`PyTorch: ${t}`);
+          return t;
+        };
+        // Our HVP ms is one thread: compared with PyTorch on one thread; probes/s with PyTorch on `workers` threads.
+        const t = torchAt(1);
+        const tw = torchAt(row.workers);
         rows.push([
           c.name,
           backend,
@@ -179,6 +185,7 @@ async function main(): Promise<void> {
           typeof t === 'string' ? 'n/a' : (res.hvpMs / t.hvp_ms).toFixed(1),
           row.peakRssMb.toFixed(0),
           row.probesPerSecond.toFixed(1),
+          typeof tw === 'string' ? 'n/a' : (1000 / tw.hvp_ms).toFixed(1),
           (row.probesPerSecond / one).toFixed(2),
           (res.hvpMb / Math.max(res.gradientMb, 1e-9)).toFixed(2) + ` (${res.hvpMb.toFixed(1)} / ${res.gradientMb.toFixed(1)} MB)`,
           row.threadMb == null ? '' : row.threadMb.toFixed(0),
@@ -207,7 +214,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(workers)`), see bench/torch_hvp.py. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
   ].join('\n');
