@@ -117,6 +117,7 @@ async function parallelControl(): Promise<number> {
 }
 
 interface Torch {
+  blas: string;
   params: number;
   hvp_ms: number;
   gradient_ms: number;
@@ -201,7 +202,12 @@ async function main(): Promise<void> {
   }
   const loadAfter = loadavg();
   const controlAfter = await parallelControl();
-  const torchVersion = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string')?.torch;
+  const someTorch = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string');
+  const torchVersion = someTorch?.torch;
+  if (someTorch) {
+    const reference = /\/blas\/libblas\.so/.test(someTorch.blas);
+    notes.push(`PyTorch's BLAS here: ${someTorch.blas}${reference ? ' — the unoptimised reference BLAS (Debian libblas3), so the PyTorch times are pessimistic; with libopenblas0 installed (update-alternatives picks it) PyTorch is several times faster on the MLPs' : ''}`);
+  }
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,

@@ -67,6 +67,16 @@ def median_ms(f, reps):
     return statistics.median(ts)
 
 
+def blas_library():
+    """The BLAS actually mapped into this process (Debian picks it by update-alternatives)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() or "mkl" in line.lower() or "blis" in line.lower()}
+    except OSError:
+        return "unknown"
+    return ", ".join(sorted(libs)) or "none mapped"
+
+
 def main():
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(spec["threads"])
@@ -95,6 +105,7 @@ def main():
         "params": sum(p.numel() for p in params),
         "gradient_ms": median_ms(grad, reps),
         "hvp_ms": median_ms(hvp, reps),
+        "blas": blas_library(),
     }
     print(json.dumps(out))
 
