@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   const torchVersion = someTorch?.torch;
   if (someTorch) {
     const reference = /\/blas\/libblas\.so/.test(someTorch.blas);
-    notes.push(`PyTorch's BLAS here: ${someTorch.blas}${reference ? ' — the unoptimised reference BLAS (Debian libblas3), so the PyTorch times are pessimistic; with libopenblas0 installed (update-alternatives picks it) PyTorch is several times faster on the MLPs' : ''}`);
+    notes.push(`PyTorch's BLAS here: ${someTorch.blas}${reference ? ' — the unoptimised reference BLAS (Debian libblas3), so the PyTorch times are pessimistic; install libopenblas0 (update-alternatives then picks it) for a fair peer' : ''}`);
   }
   const table = [
     `| ${header.join(' | ')} |`,
