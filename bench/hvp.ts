@@ -1,99 +1,234 @@
 /**
- * `npm run bench`: gradient time, HVP time and their ratio per backend, for the example models
- * (and, with --big, a 784-256-256-10 MLP on 128 examples). Medians of repeated runs; prints a table.
+ * `npm run bench`: the performance table of issue 6, written to bench/hvp-results.md (kept in git, so
+ * changes show in review) and printed.
+ *
+ * Per model × backend × workers: gradient and HVP time (medians over repeated runs after a warm-up, one
+ * thread), their ratio, PyTorch's HVP time on the same architecture and batch (bench/torch_hvp.py under
+ * /usr/bin/python3, torch.set_num_threads = our worker count; the column says so when torch is absent),
+ * the ratio to PyTorch, peak RSS of the process, probes/s through the HVP worker pool (hvpPool.ts:
+ * batches of 4 HVPs per worker, 8 stacked where inspect stacks), memory above resident-after-load of one HVP vs one gradient.
+ * Each model × backend runs in its own child process so peak RSS is its own.
+ *
+ *   node dist/bench.js [--quick]      (--quick: fewer repetitions, for a smoke test)
  */
-import { readTfjsModel } from '../extension/readers/tfjsModel.js';
-import { prepareData, readArrays } from '../extension/readers/dataset.js';
-import { buildNetwork, type Network } from '../extension/engine/network.js';
-import { Objective, type Dataset } from '../extension/engine/objective.js';
-import { activateBackend, BACKENDS, type BackendName } from '../extension/engine/tfjs.js';
-import type { LossSpec } from '../extension/engine/loss.js';
-import type { TfjsModelFile } from '../extension/readers/tfjsModel.js';
-import { Rng } from '../extension/estimators/rng.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { buildNetwork } from '../extension/engine/network.js';
+import { Objective } from '../extension/engine/objective.js';
+import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.js';
+import { HvpPool } from '../extension/engine/hvpPool.js';
+import { CASES, type Case } from './models.js';
 
-interface Case {
-  name: string;
-  load: () => { net: Network; dataset: Dataset; loss: LossSpec };
+
+interface Row {
+  workers: number;
+  probesPerSecond: number;
+  peakRssMb: number;
+  /** Resident memory a thread adds (its isolate, backend, model, data and activations), MB. */
+  threadMb: number | null;
+}
+interface CaseResult {
+  params: number;
+  gradientMs: number;
+  hvpMs: number;
+  loadMb: number;
+  gradientMb: number;
+  hvpMb: number;
+  rows: Row[];
 }
 
-function example(name: string): Case {
-  return {
-    name: `examples/${name}`,
-    load: () => {
-      const net = buildNetwork(readTfjsModel(`examples/${name}/model.json`));
-      const { x, y } = readArrays(`examples/${name}/data.npz`);
-      const { dataset, loss } = prepareData(`examples/${name}/data.npz`, x, y, net, null);
-      return { net, dataset, loss };
-    },
-  };
-}
-
-function bigMlp(): Case {
-  return {
-    name: 'mlp 784-256-256-10, batch 128',
-    load: () => {
-      const rng = new Rng(0);
-      const dims = [784, 256, 256, 10];
-      const layers: TfjsModelFile['layers'] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, 784] } }];
-      const weights: TfjsModelFile['weights'] = [];
-      for (let i = 1; i < dims.length; i++) {
-        layers.push({ className: 'Dense', name: `d${i}`, config: { units: dims[i], activation: i === dims.length - 1 ? 'softmax' : 'relu' } });
-        weights.push({ name: `d${i}/kernel`, shape: [dims[i - 1], dims[i]], values: new Float32Array(dims[i - 1] * dims[i]).map(() => rng.normal() / Math.sqrt(dims[i - 1])) });
-        weights.push({ name: `d${i}/bias`, shape: [dims[i]], values: new Float32Array(dims[i]) });
-      }
-      const net = buildNetwork({ path: '<bench>', name: 'mlp', topologyClass: 'Sequential', layers, inputShape: [784], weights, trainingLoss: null });
-      const n = 128;
-      const y = new Float32Array(n * 10);
-      for (let i = 0; i < n; i++) y[i * 10 + (i % 10)] = 1;
-      const dataset: Dataset = { x: new Float32Array(n * 784).map(() => rng.uniform()), xShape: [784], y, yShape: [10], examples: n };
-      return { net, dataset, loss: { name: 'categorical-cross-entropy', fromLogits: true, reason: 'bench' } };
-    },
-  };
-}
+const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
+const peakMb = () => process.resourceUsage().maxRSS / 1024;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function time(f: () => void, reps: number): number {
-  f(); // warm-up
+async function timeMs(f: () => unknown, reps: number): Promise<number> {
+  await f(); // warm-up
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    f();
+    await f();
     ts.push(performance.now() - t0);
   }
   return median(ts);
 }
 
-async function main() {
-  const cases = [example('mlp'), example('cnn'), ...(process.argv.includes('--big') ? [bigMlp()] : [])];
-  const rows: string[][] = [['backend', 'model', 'params', 'examples', 'gradient ms', 'HVP ms', 'HVP / gradient']];
-  const absent: string[] = [];
-  for (const backend of BACKENDS as readonly BackendName[]) {
+/** One model on one backend, in this (child) process. */
+async function runCase(c: Case, backend: BackendName, workerCounts: number[], reps: number): Promise<CaseResult> {
+  await activateBackend(backend);
+  const { file, dataset, loss } = c.load();
+  const net = buildNetwork(file);
+  const obj = new Objective(net, dataset, loss, c.chunk);
+  const v = new Float32Array(net.size).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
+  const loadMb = rssMb();
+  const gradientMs = await timeMs(() => obj.lossAndGradient(), reps);
+  const gradientMb = peakMb() - loadMb;
+  const hvpMs = await timeMs(() => obj.hvp(v), reps);
+  const hvpMb = peakMb() - loadMb;
+  const rows: Row[] = [];
+  for (const workers of workerCounts) {
+    const before = rssMb();
+    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked: c.stacked ?? false }, (vs) => obj.hvpMany(vs));
     try {
-      await activateBackend(backend);
-    } catch (e) {
-      absent.push(`${backend}: ${(e as Error).message}`);
-      continue;
-    }
-    for (const c of cases) {
-      const { net, dataset, loss } = c.load();
-      const obj = new Objective(net, dataset, loss, dataset.examples);
-      const v = new Float32Array(net.size).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
-      const g = time(() => obj.lossAndGradient(), 5);
-      const h = time(() => obj.hvp(v), 5);
-      rows.push([backend, c.name, String(net.size), String(dataset.examples), g.toFixed(1), h.toFixed(1), (h / g).toFixed(2)]);
-      obj.dispose();
+      const vs = Array.from({ length: (c.stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
+      const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
+      const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
+      rows.push({ workers, probesPerSecond: (1000 * vs.length) / ms, peakRssMb: peakMb(), threadMb });
+    } finally {
+      await pool.close();
     }
   }
-  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
-  for (const [i, r] of rows.entries()) {
-    console.log(r.map((c, j) => c.padEnd(widths[j])).join('  '));
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
-  for (const a of absent) console.log(`absent: ${a}`);
+  obj.dispose();
+  if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
+  return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
 }
 
-void main();
+/**
+ * What parallelism the machine gives right now, as a control for the speed-up column: a fixed loop
+ * (Float32Array multiply-adds) twice on this thread vs once here and once in a second thread.
+ */
+async function parallelControl(): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const body = `function work(n) { const a = new Float32Array(1 << 16).fill(1.0001); let s = 0; for (let r = 0; r < n; r++) for (let i = 0; i < a.length; i++) { a[i] = a[i] * 0.99991 + 0.0001; s += a[i]; } return s; }`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const work = new Function(`${body}; return work;`)() as (n: number) => number;
+  const n = 1500;
+  work(50);
+  let t0 = performance.now();
+  work(n);
+  work(n);
+  const serial = performance.now() - t0;
+  const w = new Worker(`${body}; const { parentPort } = require('node:worker_threads'); parentPort.on('message', (n) => parentPort.postMessage(work(n)));`, { eval: true });
+  await new Promise((r) => (w.once('message', r), w.postMessage(50)));
+  t0 = performance.now();
+  const other = new Promise((r) => w.once('message', r));
+  w.postMessage(n);
+  work(n);
+  await other;
+  const parallel = performance.now() - t0;
+  await w.terminate();
+  return serial / parallel;
+}
+
+interface Torch {
+  blas: string;
+  params: number;
+  hvp_ms: number;
+  gradient_ms: number;
+  torch: string;
+}
+
+function torchHvp(c: Case, threads: number, reps: number): Torch | string {
+  const r = spawnSync('/usr/bin/python3', [join(process.cwd(), 'bench', 'torch_hvp.py'), JSON.stringify({ ...c.spec, examples: c.examples, threads, reps })], { encoding: 'utf8', timeout: 600_000 });
+  if (r.error) return `python3 not runnable (${r.error.message})`;
+  if (r.status !== 0) return /No module named 'torch'/.test(r.stderr) ? 'torch is not installed (apt-get install python3-torch)' : `torch failed: ${r.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Torch;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const reps = quick ? 3 : 5;
+  const child = process.argv.indexOf('--case');
+  if (child >= 0) {
+    const c = CASES[Number(process.argv[child + 1])];
+    const [backend, workers] = c.runs[Number(process.argv[child + 2])];
+    process.stdout.write(JSON.stringify(await runCase(c, backend, workers, reps)) + '\n');
+    return;
+  }
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const controlBefore = await parallelControl();
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  const torchCache = new Map<string, Torch | string>();
+  for (const [ci, c] of CASES.entries()) {
+    for (const [ri, [backend]] of c.runs.entries()) {
+      process.stderr.write(`${c.name} · ${backend} …\n`);
+      const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', String(ci), String(ri), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 1_200_000 });
+      const line = r.stdout?.trim().split('\n').pop();
+      if (r.status !== 0 || !line) {
+        const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ');
+        notes.push(`${c.name} on ${backend}: FAILED (${why})`);
+        process.stderr.write(`  failed: ${why}\n`);
+        continue;
+      }
+      const res = JSON.parse(line) as CaseResult;
+      const one = res.rows[0]?.probesPerSecond ?? NaN;
+      for (const row of res.rows) {
+        const torchAt = (threads: number) => {
+          const key = `${ci}/${threads}`;
+          if (!torchCache.has(key)) torchCache.set(key, torchHvp(c, threads, reps));
+          const t = torchCache.get(key)!;
+          if (typeof t !== 'string' && t.params !== res.params) throw new Error(`${c.name}: torch has ${t.params} parameters, tfjs ${res.params}`);
+          if (typeof t === 'string' && !notes.includes(`PyTorch: ${t}`)) notes.push(`PyTorch: ${t}`);
+          return t;
+        };
+        // Our HVP ms is one thread: compared with PyTorch on one thread; probes/s with PyTorch on `workers` threads.
+        const t = torchAt(1);
+        const tw = torchAt(row.workers);
+        rows.push([
+          c.name,
+          backend,
+          String(res.params),
+          String(c.examples),
+          String(row.workers),
+          res.gradientMs.toFixed(1),
+          res.hvpMs.toFixed(1),
+          (res.hvpMs / res.gradientMs).toFixed(2),
+          typeof t === 'string' ? 'n/a' : t.hvp_ms.toFixed(1),
+          typeof t === 'string' ? 'n/a' : (res.hvpMs / t.hvp_ms).toFixed(1),
+          row.peakRssMb.toFixed(0),
+          row.probesPerSecond.toFixed(1),
+          typeof tw === 'string' ? 'n/a' : (1000 / tw.hvp_ms).toFixed(1),
+          (row.probesPerSecond / one).toFixed(2),
+          (res.hvpMb / Math.max(res.gradientMb, 1e-9)).toFixed(2) + ` (${res.hvpMb.toFixed(1)} / ${res.gradientMb.toFixed(1)} MB)`,
+          row.threadMb == null ? '' : row.threadMb.toFixed(0),
+        ]);
+        process.stderr.write(`  ${rows[rows.length - 1].join(' | ')}\n`);
+      }
+    }
+  }
+  try {
+    await activateBackend('tensorflow');
+  } catch (e) {
+    notes.push(`tensorflow (tfjs-node): absent (${(e as Error).message})`);
+  }
+  const loadAfter = loadavg();
+  const controlAfter = await parallelControl();
+  const someTorch = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string');
+  const torchVersion = someTorch?.torch;
+  if (someTorch) {
+    const reference = /\/blas\/libblas\.so/.test(someTorch.blas);
+    notes.push(`PyTorch's BLAS here: ${someTorch.blas}${reference ? ' — the unoptimised reference BLAS (Debian libblas3), so the PyTorch times are pessimistic; install libopenblas0 (update-alternatives then picks it) for a fair peer' : ''}`);
+  }
+  const table = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+  const text = [
+    '# HVP benchmark (`npm run bench`)',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${availableParallelism()} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, tfjs 4.22.0${torchVersion ? `, PyTorch ${torchVersion}` : ''}; load average ${loadBefore.map((l) => l.toFixed(1)).join(' ')} before and ${loadAfter.map((l) => l.toFixed(1)).join(' ')} after (the machine is shared, so times are noisy); control: a fixed loop in 2 threads ran ${controlBefore.toFixed(2)}× (before) and ${controlAfter.toFixed(2)}× (after) as fast as in 1, the parallel speed-up the machine offered; ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+    '',
+    table,
+    '',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    '',
+  ].join('\n');
+  process.stdout.write(text);
+  if (!quick) writeFileSync(join(process.cwd(), 'bench', 'hvp-results.md'), text);
+}
+
+void main().catch((e) => {
+  process.stderr.write(`bench: ${(e as Error).stack}\n`);
+  process.exitCode = 1;
+});

@@ -162,7 +162,7 @@ export interface InspectResult {
   };
   layers: LayerResult[];
   /** hvps: HVPs computed; batch: how many went through the engine together (stacked weight copies). */
-  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number; batch: number };
+  timing: { seconds: number; hvps: number; chunks: number; chunkSize: number; batch: number; /** HVPs in flight (threads incl. the main one); absent in older results. */ workers?: number };
 }
 
 export type Phase = 'backend' | 'load' | 'gradient' | 'diagonal' | 'eigenvalues' | 'layers' | 'done';
@@ -225,6 +225,8 @@ export interface InspectSettings {
   newtonMatvecs?: number;
   /** Limits on untrusted model and data files (README "Security and limits"); unset fields: the defaults. */
   inputLimits?: InputLimits;
+  /** HVPs computed in parallel, in worker threads with the main thread (default: cores − 1, at least 1). */
+  workers?: number;
 }
 
 export interface InputLimits {

@@ -1,7 +1,7 @@
 // The one build script: bundles each runtime's entry point with esbuild.
 //   node scripts/build.mjs            production build
 //   node scripts/build.mjs --dev      with sourcemaps
-// Entries: the CLI and the worker (node), the extension host (node, `vscode` external), the webview
+// Entries: the CLI, the worker and the HVP thread (node), the extension host (node, `vscode` external), the webview
 // (browser IIFE), the benchmark. The wasm binaries and the vscode-elements bundle are copied beside them.
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -22,6 +22,8 @@ const node = {
 const entries = [
   { ...node, entryPoints: ['extension/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...node, entryPoints: ['extension/worker/main.ts'], outfile: 'dist/worker.js' },
+  // HVP worker threads (extension/engine/hvpPool.ts finds it beside whichever bundle starts them).
+  { ...node, entryPoints: ['extension/engine/hvpThread.ts'], outfile: 'dist/hvpThread.js' },
   ...(existsSync('extension/host/extension.ts') ? [{ ...node, entryPoints: ['extension/host/extension.ts'], outfile: 'dist/extension.js' }] : []),
   ...(existsSync('webview/main.ts')
     ? [{ bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: dev, logLevel: 'warning', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' }]

@@ -57,6 +57,8 @@ Options:
   --seed S               random seed (default ${DEFAULTS.seed})
   --backend B            auto | cpu | wasm | tensorflow (default auto; every backend is self-tested)
   --memory-budget MB     memory for vectors, data and activations (default ${DEFAULTS.memoryBudget / 2 ** 20})
+  --workers N            HVPs computed in parallel threads (default ${DEFAULTS.workers}: cores − 1, at least 1);
+                         results are identical for any N
   --json FILE            write the result as JSON ('-' for stdout)
   --report FILE          write a Markdown report
   --quiet                no progress on stderr
@@ -93,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
         checkpoints: { type: 'string' },
         backend: { type: 'string' },
         'memory-budget': { type: 'string' },
+        workers: { type: 'string' },
         json: { type: 'string' },
         report: { type: 'string' },
         quiet: { type: 'boolean' },
@@ -166,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
       damping: real('damping', v.damping),
       epsilon: real('epsilon', v.epsilon),
       newtonMatvecs: int('newton-matvecs', v['newton-matvecs']),
+      workers: int('workers', v.workers),
       signal: controller.signal,
       onProgress: (p: Progress) => {
         progress?.update(p);

@@ -22,6 +22,7 @@ import { loadModel } from './loadModel.js';
 import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
 import { FiniteGuard } from './nonFinite.js';
+import { defaultWorkers, HvpPool } from './hvpPool.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 import { computeInsights, INSIGHT_DEFAULTS, shareAccumulator } from './insights.js';
 
@@ -31,13 +32,21 @@ export interface InspectOptions extends InspectSettings {
   onProgress?: (p: Progress) => void;
 }
 
-export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES, ...INSIGHT_DEFAULTS };
+export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES, ...INSIGHT_DEFAULTS, workers: defaultWorkers() };
 
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
 const MAX_LANCZOS_STEPS = 300;
 /** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
 const MAX_BATCH = 32;
+/**
+ * HVPs are stacked only for small models (parameters × chunk examples and activation bytes per copy
+ * below these), where op dispatch dominates: on wasm, 4 stacked HVPs of a 784-256-256-10 MLP on 128
+ * examples took 3× as long as 4 single ones. A property of the model, not a timing, because on wasm
+ * stacked and single HVPs differ in the last bits and a seed must reproduce.
+ */
+const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
+const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
@@ -48,6 +57,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new InputError(null, `--seed must be a non-negative integer, got ${o.seed}`);
   if (!o.dataPath) checkCount('--examples', o.syntheticExamples, 1);
   checkCount('--matvecs', o.matvecs, 2);
+  checkCount('--workers', o.workers, 1);
   checkCount('--density-runs', o.densityRuns, 1);
   checkCount('--density-steps', o.densitySteps, 2);
   // With no estimator chosen, the sketch (XDiag + XTrace) unless Hutchinson is implied by --samples or a
@@ -115,6 +125,14 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
   const obj = new Objective(net, dataset, loss, chunkSize);
   const finite = new FiniteGuard(net, dataset, chunkSize, o.modelPath);
+  // Independent HVPs (exact columns, probes) go K at a time through stacked weight copies (small models
+  // only), K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
+  const fit = Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1)));
+  const stacked = fit >= 2 && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
+  const K = stacked ? fit : 1;
+  const W = K * o.workers;
+  // Independent HVP batches are shared over `workers` threads (hvpPool.ts); results do not depend on it.
+  const pool = new HvpPool(o.workers, { model: { path: o.modelPath }, weights: net.initial, dataset, loss, chunkSize, backend, stacked }, (vs) => obj.hvpMany(vs), signal);
   let hvps = 0;
   try {
     const matvec: MatVec = async (v) => {
@@ -125,13 +143,13 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       finite.check('a Hessian-vector product', hv, true);
       return hv;
     };
-    // Independent HVPs (exact columns, Hutchinson probes) go K at a time through stacked weight copies.
-    const K = Math.max(1, Math.min(MAX_BATCH, Math.floor(activationBudget / 2 / Math.max(obj.activationBytesPerCopy * 12, 1))));
+    // Probes always go through the pool, even one at a time, so that each is computed the same way.
+    const probeMatvec: MatVec = async (v) => (await matvecMany([v]))[0];
     const matvecMany = async (vs: Float32Array[]) => {
       await new Promise((r) => setImmediate(r));
       check();
       hvps += vs.length;
-      const hvs = obj.hvpMany(vs);
+      const hvs = await pool.hvpMany(vs);
       for (const hv of hvs) finite.check('a Hessian-vector product', hv, true);
       return hvs;
     };
@@ -163,8 +181,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       dense = new Float32Array(P * P);
       diag = new Float64Array(P);
       const t0 = Date.now();
-      for (let j0 = 0; j0 < P; j0 += K) {
-        const units = Array.from({ length: Math.min(K, P - j0) }, (_, i) => {
+      for (let j0 = 0; j0 < P; j0 += W) {
+        const units = Array.from({ length: Math.min(W, P - j0) }, (_, i) => {
           const e = new Float32Array(P);
           e[j0 + i] = 1;
           return e;
@@ -190,7 +208,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         blocks,
         signal,
         matvecMany,
-        batchSize: K,
+        batchSize: W,
         onProduct,
         onProgress: (done, planned) => report({ phase: 'diagonal', message: 'XDiag/XTrace sketch', done, total: planned, eta: eta(t0, done, planned) }),
       });
@@ -203,12 +221,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       convergence.push(...x.convergence);
     } else {
       const t0 = Date.now();
-      const h = await hutchinson(matvec, P, {
+      const h = await hutchinson(probeMatvec, P, {
         samples: o.samples,
         rng: new Rng(derive(o.seed, 2)),
         blocks,
         signal,
-        batch: { size: K, matvecMany },
+        batch: { size: W, matvecMany },
         onProduct,
         onProbe: (done, running) => {
           convergence.push({ matvecs: done, value: running.trace.value, stderr: running.trace.stderr });
@@ -230,7 +248,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       if (traceMethod !== 'hutchinson') {
         // A better global trace from its own budget (Hutch++: Meyer et al. 2021; XTrace: Epperly et al. 2024).
         const t1 = Date.now();
-        const opts = { matvecs: o.matvecs, rng: new Rng(derive(o.seed, 5)), signal, matvecMany, batchSize: K, onProgress: (done: number, planned: number) => report({ phase: 'diagonal', message: `${traceMethod} trace`, done, total: planned, eta: eta(t1, done, planned) }) };
+        const opts = { matvecs: o.matvecs, rng: new Rng(derive(o.seed, 5)), signal, matvecMany, batchSize: W, onProgress: (done: number, planned: number) => report({ phase: 'diagonal', message: `${traceMethod} trace`, done, total: planned, eta: eta(t1, done, planned) }) };
         const t = traceMethod === 'hutch++' ? await hutchpp(matvec, P, opts) : await xtrace(matvec, P, opts);
         globalTrace = { value: t.value, stderr: t.stderr, method: traceMethod, matvecs: t.matvecs, samples: null };
       }
@@ -284,7 +302,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       });
     }
     report({ phase: 'gradient', message: 'diagonal share, step sizes, directions (MINRES)', done: 0, total: 1, eta: null });
-    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, batch: K, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
+    const insights = await computeInsights({ P, blocks, gradient, hg, diag, diagMethod: diagMeta.method, dense, share, globalTop: globalEig.top[0]?.value, globalBottom: globalEig.bottom[0]?.value, layerTops: layers.map((l) => l.eigenvalues.top[0]?.value), matvecMany, batch: W, damping: options.damping, epsilon: o.epsilon, newtonMatvecs: o.newtonMatvecs, signal });
     insights.layers.forEach((extra, i) => Object.assign(layers[i], extra));
     let density: InspectResult['global']['density'];
     if (o.density) {
@@ -319,9 +337,10 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         ...insights.global,
       },
       layers,
-      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K },
+      timing: { seconds: (Date.now() - started) / 1000, hvps, chunks: obj.chunkCount, chunkSize, batch: K, workers: o.workers },
     };
   } finally {
+    await pool.close();
     obj.dispose();
   }
 }

@@ -66,12 +66,14 @@ export class Objective {
     let loss = 0;
     const g = new Float64Array(this.size);
     for (const c of this.chunks) {
+      // tidy returns tensors only: given a typed array it walks every element as a possible tensor
+      // (35 % of an HVP of a 784-256-256-10 MLP on wasm).
       const [value, flat] = tf.tidy(() => {
         const { value, grads } = valueAndGrads(() => this.chunkLoss(c), this.weights);
         return [value, this.flatten(grads)];
       });
       loss += (value.dataSync() as Float32Array)[0];
-      accumulate(g, flat);
+      accumulate(g, readAndDispose(flat));
       value.dispose();
     }
     return { loss, gradient: Float32Array.from(g) };
@@ -103,9 +105,10 @@ export class Objective {
           const y = K === 1 ? c.y : tf.tile(c.y, [K, ...c.y.shape.slice(1).map(() => 1)]);
           const f = () => tf.div(lossSum(this.loss, this.net.head, this.net.logits(weights, x, K), y), this.total) as tf.Scalar;
           const hv = hessianVectorProduct(f, weights, stacked);
-          return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1).dataSync() as Float32Array;
+          return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1);
         });
-        out.forEach((o, k) => accumulate(o, flat.subarray(k * this.size, (k + 1) * this.size)));
+        const values = readAndDispose(flat);
+        out.forEach((o, k) => accumulate(o, values.subarray(k * this.size, (k + 1) * this.size)));
       }
     } finally {
       stacked.forEach((t) => t.dispose());
@@ -182,12 +185,18 @@ export class Objective {
     return Math.max(...this.chunks.map((c) => c.n)) * this.net.activationBytesPerExample;
   }
 
-  /** Concatenates per-tensor results and reads them back. */
-  private flatten(parts: tf.Tensor[]): Float32Array {
-    return tf.concat(parts.map((g) => tf.reshape(g, [-1]))).dataSync() as Float32Array;
+  /** Concatenates per-tensor results into one flat tensor. */
+  private flatten(parts: tf.Tensor[]): tf.Tensor {
+    return tf.concat(parts.map((g) => tf.reshape(g, [-1])));
   }
 }
 
 function accumulate(acc: Float64Array, x: Float32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i] += x[i];
+}
+
+function readAndDispose(t: tf.Tensor): Float32Array {
+  const values = t.dataSync() as Float32Array;
+  t.dispose();
+  return values;
 }

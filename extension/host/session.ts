@@ -128,6 +128,8 @@ export class Session implements vscode.Disposable {
       newtonMatvecs: cfg.get<number>('newtonMatvecs', 50),
       density: cfg.get<boolean>('density', false),
       inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
+      // 0: the engine's default (cores − 1, at least 1).
+      workers: cfg.get<number>('workers', 0) || undefined,
     };
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
