@@ -178,3 +178,16 @@ test('toSaved leaves the checkpoints out (typed arrays do not survive JSON; the 
   );
   assert.equal(saved.state.checkpoints, null);
 });
+
+test('Inspect Checkpoints is contributed (palette, Explorer folders), registered, and its panel section exists', async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  assert.ok(pkg.contributes.commands.some((c: { command: string; title: string }) => c.command === 'curvatureLens.inspectCheckpoints' && c.title === 'Inspect Checkpoints'));
+  const menu = pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'curvatureLens.inspectCheckpoints');
+  assert.equal(menu?.when, 'explorerResourceIsFolder');
+  assert.ok(!pkg.contributes.menus.commandPalette.some((m: { command: string }) => m.command === 'curvatureLens.inspectCheckpoints'), 'not hidden from the palette');
+  assert.match(readFileSync('extension/host/extension.ts', 'utf8'), /registerCommand\('curvatureLens\.inspectCheckpoints'/);
+  const { panelHtml } = await import('../webview/html.js');
+  const html = panelHtml({ cspSource: 'x', nonce: 'n', scriptUri: 's', styleUri: 'c', elementsUri: 'e' });
+  for (const id of ['checkpoints-block', 'checkpoints-note', 'checkpoints-charts', 'checkpoint-a', 'checkpoint-b', 'checkpoints-diff']) assert.ok(html.includes(`id="${id}"`), id);
+});
