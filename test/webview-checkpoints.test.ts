@@ -102,11 +102,11 @@ test('checkpointChart: well-formed, one point per value at evenly spaced checkpo
   const { circles, line } = geometry(svg);
   assert.deepEqual(circles.map((c) => c.index), [0, 1, 3]);
   assert.deepEqual(line, circles.map(({ x, y }) => ({ x, y })), 'the line joins the points in order');
-  // x: checkpoint i at left + i·step, the last checkpoint at the right edge (400 − 12).
+  // x: checkpoint i at left + i·step, the last checkpoint at the right edge less half its label (400 − ⌈8·6.6/2⌉ − 2).
   const step = circles[1].x - circles[0].x;
   assert.ok(step > 0);
   assert.ok(Math.abs(circles[2].x - (circles[0].x + 3 * step)) < 0.02);
-  assert.ok(Math.abs(circles[2].x - 388) < 0.02);
+  assert.ok(Math.abs(circles[2].x - (400 - 29)) < 0.02, `last x ${circles[2].x}`);
   // y: a larger value is higher, and linear: (y1 − y0)/(4 − 2) = (y2 − y0)/(10 − 2).
   assert.ok(circles[2].y < circles[1].y && circles[1].y < circles[0].y);
   assert.ok(Math.abs((circles[1].y - circles[0].y) / 2 - (circles[2].y - circles[0].y) / 8) < 0.02);

@@ -73,8 +73,10 @@ export function checkpointChart(points: readonly SeriesPoint[], labels: readonly
   const yTicks = niceTicks(lo, hi, Math.max(3, Math.floor(height / 45)));
   const dLo = Math.min(lo, yTicks[0] ?? lo);
   const dHi = Math.max(hi, yTicks[yTicks.length - 1] ?? hi);
-  const left = Math.round(Math.max(40, Math.max(...yTicks.map((t) => tick(t).length)) * FONT_CHAR + 12));
-  const right = 12;
+  // Room for the y tick labels, and for half of the first and last x labels (centred on their points).
+  const halfLabel = (l: string | undefined) => Math.ceil((Math.min([...(l ?? '')].length, 18) * FONT_CHAR) / 2) + 2;
+  const left = Math.round(Math.max(40, Math.max(...yTicks.map((t) => tick(t).length)) * FONT_CHAR + 12, halfLabel(labels[0])));
+  const right = Math.max(12, labels.length > 1 ? halfLabel(labels[labels.length - 1]) : 0);
   const top = 8;
   const bottom = 24;
   const count = Math.max(1, labels.length);
@@ -87,7 +89,7 @@ export function checkpointChart(points: readonly SeriesPoint[], labels: readonly
   parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${top}" y2="${height - bottom}"/>`);
   for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">${escapeXml(tick(t))}</text>`);
   const slot = (width - left - right) / Math.max(1, count - 1);
-  const maxChars = Math.max(3, Math.floor(Math.min(120, Math.max(slot, 40)) / FONT_CHAR));
+  const maxChars = Math.max(3, Math.min(18, Math.floor(Math.max(slot, 40) / FONT_CHAR)));
   const longest = Math.min(maxChars, Math.max(...labels.map((l) => [...l].length)));
   const every = count === 1 ? 1 : Math.max(1, Math.ceil((longest * FONT_CHAR + 8) / Math.max(slot, 1)));
   labels.forEach((l, i) => {

@@ -10,6 +10,10 @@ import { el, replaceChildren, show, subscripted, svgNode } from './dom.js';
 import type { Heatmaps } from './heatmap.js';
 import { normaliseTensors } from './persist.js';
 
+/** panel.css's .checkpoint-charts grid: minmax(MIN_COLUMN px, 1fr) columns, GAP px apart. */
+const MIN_COLUMN = 260;
+const GAP = 12;
+
 export interface CheckpointsBoxes {
   block: HTMLElement;
   note: HTMLElement;
@@ -69,7 +73,10 @@ export class CheckpointsSection {
     const v = this.view;
     if (!v) return;
     const labels = checkpointLabels(v.rows.map((r) => r.path));
-    const width = Math.max(240, Math.min(420, Math.floor((this.ui.charts.clientWidth || 640) / 2) - 24));
+    // As many columns as panel.css's grid makes (auto-fit, at least MIN_COLUMN wide, GAP apart), up to one per chart.
+    const box = this.ui.charts.clientWidth || 640;
+    const cols = Math.max(1, Math.min(METRICS.length, Math.floor((box + GAP) / (MIN_COLUMN + GAP))));
+    const width = Math.max(220, Math.floor((box - GAP * (cols - 1)) / cols) - 2);
     replaceChildren(
       this.ui.charts,
       ...METRICS.map((m) =>
