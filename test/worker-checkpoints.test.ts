@@ -83,3 +83,27 @@ test('checkpoints in the worker: a missing checkpoint is an input error naming i
     (e: unknown) => e instanceof WorkerError && e.kind === 'input' && e.message.includes(join('epoch-3', 'model.json')),
   );
 });
+
+test('checkpoints in the worker: cancel stops the run as cancelled', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cl-ckpt-cancel-'));
+  const paths = [1, 2].map((k) => {
+    const d = join(root, `epoch-${k}`);
+    mkdirSync(d);
+    for (const f of ['model.json', 'group1-shard1of1.bin']) copyFileSync(join('examples/mlp', f), join(d, f));
+    return join(d, 'model.json');
+  });
+  const listeners: Array<() => void> = [];
+  const cancel = { onCancellationRequested: (l: () => void) => (listeners.push(l), { dispose() {} }) };
+  const t0 = Date.now();
+  await assert.rejects(
+    runCheckpointsInWorker({
+      workerPath: WORKER,
+      options: { paths, settings: { dataPath: 'examples/mlp/data.npz', estimator: 'hutchinson', samples: 100000, top: 1, bottom: 1, backend: 'cpu' } },
+      onProgress: (p) => p.phase === 'diagonal' && listeners.forEach((l) => l()),
+      log: () => {},
+      cancel,
+    }),
+    (e: unknown) => e instanceof WorkerError && e.kind === 'cancelled',
+  );
+  assert.ok(Date.now() - t0 < 30000);
+});

@@ -91,6 +91,9 @@ export class Session implements vscode.Disposable {
         showPanel: () => this.panel.show(true),
         begin: () => {
           this.running?.cancel();
+          // The panel stops showing the single result: its files' changes no longer mark it stale.
+          this.watchers.forEach((w) => w.dispose());
+          this.watchers.length = 0;
           this.running = new vscode.CancellationTokenSource();
           return this.running;
         },
