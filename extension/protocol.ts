@@ -254,14 +254,41 @@ export interface CheckpointsResult {
 /** What the host asks the worker to do (the worker runs one inspection at a time). */
 export type WorkerInspectOptions = InspectSettings;
 
-export type HostToWorker = { type: 'inspect'; id: number; options: WorkerInspectOptions } | { type: 'cancel'; id: number };
+/** Inspect Checkpoints: the same settings (data, seed, …) for every model file, in the order given. */
+export interface WorkerCheckpointsOptions {
+  paths: string[];
+  settings: Omit<InspectSettings, 'modelPath'>;
+}
+
+/** One checkpoint's per-tensor Hessian diagonal (for the panel's diff between two checkpoints). */
+export interface CheckpointDiagonal {
+  layer: string;
+  name: string;
+  shape: number[];
+  values: number[];
+  /** Null when exact. */
+  stderr: number[] | null;
+}
+
+/** Which checkpoint a progress message belongs to (0-based index of `total`). */
+export interface CheckpointProgress {
+  index: number;
+  total: number;
+  path: string;
+}
+
+export type HostToWorker =
+  | { type: 'inspect'; id: number; options: WorkerInspectOptions }
+  | { type: 'checkpoints'; id: number; options: WorkerCheckpointsOptions }
+  | { type: 'cancel'; id: number };
 
 export type ErrorKind = 'input' | 'cancelled' | 'internal';
 
 export type WorkerToHost =
   | { type: 'ready' }
-  | { type: 'progress'; id: number; progress: Progress }
+  | { type: 'progress'; id: number; progress: Progress; checkpoint?: CheckpointProgress }
   | { type: 'result'; id: number; result: InspectResult }
+  | { type: 'checkpointsResult'; id: number; result: CheckpointsResult; diagonals: CheckpointDiagonal[][] }
   | { type: 'error'; id: number; kind: ErrorKind; message: string };
 
 /** One weight tensor's diagonal as typed arrays (structured-cloned into the webview, not JSON lists). */
@@ -299,6 +326,14 @@ export interface PanelState {
   stale: boolean;
   /** A layer to scroll to and highlight (from a hover's "Show in Curvature panel" link). */
   focusLayer: string | null;
+  /** Inspect Checkpoints' result: rows in checkpoint order and each checkpoint's diagonals (webview/checkpoints.ts). */
+  checkpoints?: CheckpointsView | null;
+}
+
+export interface CheckpointsView {
+  rows: CheckpointRow[];
+  /** Per checkpoint, per tensor (same order as rows). */
+  diagonals: TensorArrays[][];
 }
 
 export type HostToWebview = { type: 'state'; state: PanelState };

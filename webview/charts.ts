@@ -14,7 +14,7 @@ export function escapeXml(s: string): string {
 }
 
 /** A number for an SVG attribute: two decimals, no "-0", never NaN. */
-function n(x: number): string {
+export function n(x: number): string {
   if (!Number.isFinite(x)) return '0';
   const r = Math.round(x * 100) / 100;
   return Object.is(r, -0) ? '0' : String(r);
@@ -52,7 +52,7 @@ export function truncateMiddle(s: string, max: number): string {
 }
 
 /** A tick label: short and without "e" notation when it can be helped. */
-function tick(x: number): string {
+export function tick(x: number): string {
   return Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? formatPower(x, 2) : formatNumber(x, 3);
 }
 
@@ -68,7 +68,7 @@ export interface ChartSize {
   width?: number;
 }
 
-const FONT_CHAR = 6.6; // average width of a 12 px UI-font character, for laying out labels
+export const FONT_CHAR = 6.6; // average width of a 12 px UI-font character, for laying out labels
 
 /**
  * Horizontal bar chart of each layer block's trace, with ±stderr whiskers; negative bars go left of the

@@ -65,17 +65,18 @@ export class Heatmaps {
   }
 
   /** A figure for one tensor: caption, canvas (sized now, painted when near the viewport), legend. */
-  figure(tensor: TensorResult, arrays: TensorArrays | undefined, kind: 'hessian' | 'ggn' = 'hessian'): HTMLElement {
+  figure(tensor: TensorResult, arrays: TensorArrays | undefined, kind: 'hessian' | 'ggn' | 'diff' = 'hessian'): HTMLElement {
     const stats = `min ${formatNumber(tensor.diagonal.min, 4)} · mean ${formatNumber(tensor.diagonal.mean, 4)} · max ${formatNumber(tensor.diagonal.max, 4)}`;
     const head = el(
       'figcaption',
       { class: 'tensor-head' },
       el('span', { class: 'tensor-name' }, tensor.name),
       kind === 'ggn' ? el('span', { class: 'badge tensor-kind', title: 'The exact diagonal of the generalised Gauss-Newton matrix; the Hessian diagonal minus this is the network’s own curvature' }, 'GGN diagonal') : null,
+      kind === 'diff' ? el('span', { class: 'badge tensor-kind', title: 'Hessian diagonal of checkpoint B minus that of checkpoint A' }, 'B − A') : null,
       el('span', { class: 'tensor-shape' }, formatShape(tensor.shape)),
       el('span', { class: 'tensor-layout' }, layoutHint(tensor.shape)),
     );
-    const fig = el('figure', { class: `tensor${kind === 'ggn' ? ' ggn' : ''}`, 'data-tensor': tensor.name, 'data-kind': kind }, head);
+    const fig = el('figure', { class: `tensor${kind === 'hessian' ? '' : ` ${kind}`}`, 'data-tensor': tensor.name, 'data-kind': kind }, head);
     const n = tensor.shape.reduce((a, b) => a * b, 1);
     if (!arrays || arrays.values.length !== n) {
       fig.append(el('p', { class: 'tensor-missing' }, arrays ? `The values (${arrays.values.length}) do not match the shape (${n} entries).` : 'The values of this tensor were not sent to the panel.'), el('p', { class: 'tensor-stats' }, stats));
@@ -90,7 +91,7 @@ export class Heatmaps {
       height: plan.canvasHeight,
       role: 'img',
       'data-kind': kind,
-      'aria-label': `${kind === 'ggn' ? 'GGN' : 'Hessian'} diagonal of ${tensor.name}, shape ${formatShape(tensor.shape)}, ${stats}`,
+      'aria-label': `${kind === 'ggn' ? 'GGN diagonal' : kind === 'diff' ? 'Change of the Hessian diagonal' : 'Hessian diagonal'} of ${tensor.name}, shape ${formatShape(tensor.shape)}, ${stats}`,
     });
     canvas.style.width = `${plan.cssWidth}px`;
     canvas.style.height = `${plan.cssHeight}px`;

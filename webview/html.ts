@@ -107,6 +107,20 @@ export function panelHtml(opts: PanelHtmlOptions): string {
       <p id="density-note" class="chart-note"></p>
     </div>
   </section>
+  <section id="checkpoints-block" class="card checkpoints-card" hidden>
+    <h2>Checkpoints</h2>
+    <p id="checkpoints-note" class="chart-note"></p>
+    <div id="checkpoints-charts" class="checkpoint-charts"></div>
+    <h3 class="checkpoint-diff-title">Change of the Hessian diagonal</h3>
+    <div class="checkpoint-pick">
+      <label for="checkpoint-a">from A</label>
+      <select id="checkpoint-a" class="checkpoint-select"></select>
+      <label for="checkpoint-b">to B</label>
+      <select id="checkpoint-b" class="checkpoint-select"></select>
+      <span class="chart-note">diagonal(B) − diagonal(A) per tensor</span>
+    </div>
+    <div id="checkpoints-diff" class="checkpoint-diff tensors"></div>
+  </section>
   <section id="layers-block" class="layers-block" hidden>
     <div class="layers-head">
       <h2>Layers</h2>

@@ -13,6 +13,7 @@ import { encodeTensors, fromSaved, normaliseTensors, tensorsKey, toSaved } from 
 import { layerSection, renderError, renderPhases, renderSummary } from './render.js';
 import { phaseFraction, statusLine } from './status.js';
 import { formatNumber } from './format.js';
+import { CheckpointsSection } from './checkpointsView.js';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -61,6 +62,11 @@ const ui = {
 let state: PanelState | null = null;
 let scale: Scale = 'linear';
 const heatmaps = new Heatmaps(ui.tooltip, scale);
+const checkpointHeatmaps = new Heatmaps(ui.tooltip, scale);
+const checkpoints = new CheckpointsSection(
+  { block: byId('checkpoints-block'), note: byId('checkpoints-note'), charts: byId('checkpoints-charts'), a: byId<HTMLSelectElement>('checkpoint-a'), b: byId<HTMLSelectElement>('checkpoint-b'), diff: byId('checkpoints-diff') },
+  checkpointHeatmaps,
+);
 let shownResultKey = '';
 let shownTensorsKey = '';
 let shownConvergenceKey = '';
@@ -122,7 +128,8 @@ function renderHeader(s: PanelState): void {
 
 function renderBody(s: PanelState): void {
   const r = s.result;
-  show(ui.placeholder, !r && !s.error);
+  checkpoints.render(s.checkpoints);
+  show(ui.placeholder, !r && !s.error && !s.checkpoints?.rows.length);
   if (!r) {
     ui.placeholderText.textContent =
       s.status === 'running'
@@ -222,8 +229,12 @@ const header = document.getElementById('header');
 if (header) new ResizeObserver(() => document.documentElement.style.setProperty('--header-h', `${header.offsetHeight}px`)).observe(header);
 
 // VS Code switches themes by changing the body's class and the --vscode-* variables on <html>.
-new MutationObserver(() => heatmaps.refreshTheme()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
-new MutationObserver(() => heatmaps.refreshTheme()).observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+const refreshTheme = () => {
+  heatmaps.refreshTheme();
+  checkpointHeatmaps.refreshTheme();
+};
+new MutationObserver(refreshTheme).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+new MutationObserver(refreshTheme).observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
 
 // ---- focus ----------------------------------------------------------------------------------------
 
@@ -307,6 +318,7 @@ function setScale(next: Scale, save = true): void {
     if ('checked' in r) (r as HTMLElement & { checked: boolean }).checked = on;
   }
   heatmaps.setScale(next);
+  checkpointHeatmaps.setScale(next);
   if (save) scheduleSave();
 }
 

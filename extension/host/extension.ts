@@ -21,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     output,
     session,
     vscode.commands.registerCommand('curvatureLens.inspect', (uri?: vscode.Uri) => session.inspect(uri)),
+    vscode.commands.registerCommand('curvatureLens.inspectCheckpoints', (uri?: vscode.Uri) => session.inspectCheckpoints(uri)),
     vscode.commands.registerCommand('curvatureLens.exportReport', () => session.exportReport()),
     vscode.commands.registerCommand('curvatureLens.showPanel', () => session.showPanel()),
     vscode.commands.registerCommand('curvatureLens.cancel', () => session.cancel()),

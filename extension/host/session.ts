@@ -12,6 +12,7 @@ import { runInWorker, WorkerError } from './workerClient.js';
 import { chooseData, chooseModel } from './inputs.js';
 import { companionFiles } from './modelFiles.js';
 import type { CurvaturePanel } from './panel.js';
+import { inspectCheckpointsCommand } from './checkpoints.js';
 
 interface Entry {
   result: InspectResult;
@@ -32,6 +33,7 @@ const IDLE: PanelState = {
   error: null,
   stale: false,
   focusLayer: null,
+  checkpoints: null,
 };
 
 export class Session implements vscode.Disposable {
@@ -80,6 +82,34 @@ export class Session implements vscode.Disposable {
     await this.rerun();
   }
 
+  /** Inspect Checkpoints (host/checkpoints.ts): a folder of checkpoints in one worker run; replaces a run in progress. */
+  inspectCheckpoints(uri?: vscode.Uri): Promise<void> {
+    return inspectCheckpointsCommand(
+      {
+        workerPath: this.workerPath,
+        output: this.output,
+        showPanel: () => this.panel.show(true),
+        begin: () => {
+          this.running?.cancel();
+          // The panel stops showing the single result: its files' changes no longer mark it stale.
+          this.watchers.forEach((w) => w.dispose());
+          this.watchers.length = 0;
+          this.running = new vscode.CancellationTokenSource();
+          return this.running;
+        },
+        isCurrent: (s) => this.running === s,
+        end: (s) => {
+          if (this.running === s) this.running = null;
+          s.dispose();
+        },
+        update: (patch) => this.update(patch),
+        fail: (kind, message) => this.fail(kind, message),
+        settings: inspectSettings,
+      },
+      uri,
+    );
+  }
+
   async inspect(uri?: vscode.Uri, force = false): Promise<void> {
     if (this.running) {
       // One run at a time: a new request replaces the one in progress.
@@ -106,31 +136,7 @@ export class Session implements vscode.Disposable {
     }
     this.lastInvocation = vscode.Uri.file(modelPath);
     const cfg = vscode.workspace.getConfiguration('curvatureLens', vscode.Uri.file(modelPath));
-    const options: WorkerInspectOptions = {
-      modelPath,
-      dataPath: data.dataPath,
-      loss: data.loss,
-      samples: configured<number>(cfg, 'samples'),
-      top: cfg.get<number>('top', 5),
-      bottom: cfg.get<number>('bottom', 5),
-      exact: cfg.get<boolean>('exact', false),
-      exactLimit: cfg.get<number>('exactLimit', 5000),
-      seed: cfg.get<number>('seed', 0),
-      backend: cfg.get<WorkerInspectOptions['backend']>('backend', 'auto'),
-      memoryBudget: cfg.get<number>('memoryBudgetMB', 2048) * 2 ** 20,
-      // Exact mode has no estimator (the engine refuses the combination). Unset, the engine's default
-      // applies: XDiag, or Hutchinson when only the samples are set or the sketch exceeds the budget.
-      estimator: cfg.get<boolean>('exact', false) ? undefined : configured<'hutchinson' | 'xdiag'>(cfg, 'estimator'),
-      matvecs: cfg.get<number>('matvecs', 100),
-      ggnDiagonal: cfg.get<boolean>('ggnDiagonal', false),
-      damping: cfg.get<number | null>('damping', null) ?? undefined,
-      epsilon: cfg.get<number>('epsilon', 1e-4),
-      newtonMatvecs: cfg.get<number>('newtonMatvecs', 50),
-      density: cfg.get<boolean>('density', false),
-      inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
-      // 0: the engine's default (cores − 1, at least 1).
-      workers: cfg.get<number>('workers', 0) || undefined,
-    };
+    const options = inspectSettings(cfg, modelPath, data);
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
     const key = cacheKey(files, options);
@@ -314,6 +320,35 @@ function strip(result: InspectResult): InspectResult {
         ...(t.ggnDiagonal ? { ggnDiagonal: { ...t.ggnDiagonal, values: undefined } } : {}),
       })),
     })),
+  };
+}
+
+/** The extension's settings as the engine's: unset ones left to the engine's defaults (Inspect and Inspect Checkpoints). */
+export function inspectSettings(cfg: vscode.WorkspaceConfiguration, modelPath: string, data: { dataPath: string | null; loss: string | null }): WorkerInspectOptions {
+  return {
+    modelPath,
+    dataPath: data.dataPath,
+    loss: data.loss,
+    samples: configured<number>(cfg, 'samples'),
+    top: cfg.get<number>('top', 5),
+    bottom: cfg.get<number>('bottom', 5),
+    exact: cfg.get<boolean>('exact', false),
+    exactLimit: cfg.get<number>('exactLimit', 5000),
+    seed: cfg.get<number>('seed', 0),
+    backend: cfg.get<WorkerInspectOptions['backend']>('backend', 'auto'),
+    memoryBudget: cfg.get<number>('memoryBudgetMB', 2048) * 2 ** 20,
+    // Exact mode has no estimator (the engine refuses the combination). Unset, the engine's default
+    // applies: XDiag, or Hutchinson when only the samples are set or the sketch exceeds the budget.
+    estimator: cfg.get<boolean>('exact', false) ? undefined : configured<'hutchinson' | 'xdiag'>(cfg, 'estimator'),
+    matvecs: cfg.get<number>('matvecs', 100),
+    ggnDiagonal: cfg.get<boolean>('ggnDiagonal', false),
+    damping: cfg.get<number | null>('damping', null) ?? undefined,
+    epsilon: cfg.get<number>('epsilon', 1e-4),
+    newtonMatvecs: cfg.get<number>('newtonMatvecs', 50),
+    density: cfg.get<boolean>('density', false),
+    inputLimits: { maxFileBytes: cfg.get<number>('limits.maxFileMB', 2048) * 2 ** 20, maxParameters: cfg.get<number>('limits.maxParameters', 2 ** 28), maxLayers: cfg.get<number>('limits.maxLayers', 100_000) },
+    // 0: the engine's default (cores − 1, at least 1).
+    workers: cfg.get<number>('workers', 0) || undefined,
   };
 }
 

@@ -5,7 +5,7 @@
  * the last stderr lines) when it dies. Never throws anything but WorkerError.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import type { ErrorKind, HostToWorker, InspectResult, Progress, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
+import type { CheckpointDiagonal, CheckpointProgress, CheckpointsResult, ErrorKind, HostToWorker, InspectResult, Progress, WorkerCheckpointsOptions, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
 import { checkWorkerMessage, OUT_OF_MEMORY } from './workerMessages.js';
 
 export { OUT_OF_MEMORY };
@@ -48,6 +48,26 @@ function startWorker(workerPath: string, memoryLimitMB: number | undefined): Chi
 }
 
 export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
+  return runJob(o, { type: 'inspect', options: o.options }, (m) => (m.type === 'result' ? m.result : undefined));
+}
+
+export interface CheckpointsRunOptions extends Omit<WorkerRunOptions, 'options' | 'onProgress'> {
+  options: WorkerCheckpointsOptions;
+  onProgress: (p: Progress, checkpoint?: CheckpointProgress) => void;
+}
+
+/** Inspect Checkpoints in a fresh worker: progress tagged by checkpoint, then the rows and each checkpoint's diagonals. */
+export function runCheckpointsInWorker(o: CheckpointsRunOptions): Promise<{ result: CheckpointsResult; diagonals: CheckpointDiagonal[][] }> {
+  return runJob(o, { type: 'checkpoints', options: o.options }, (m) => (m.type === 'checkpointsResult' ? { result: m.result, diagonals: m.diagonals } : undefined));
+}
+
+type Request = { type: 'inspect'; options: WorkerInspectOptions } | { type: 'checkpoints'; options: WorkerCheckpointsOptions };
+
+function runJob<T>(
+  o: Omit<WorkerRunOptions, 'options' | 'onProgress'> & { onProgress: (p: Progress, checkpoint?: CheckpointProgress) => void },
+  request: Request,
+  outcomeOf: (msg: WorkerToHost) => T | undefined,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const id = 1;
     const stderrTail: string[] = [];
@@ -80,7 +100,7 @@ export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
     const kill = () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     };
-    const finish = (outcome: InspectResult | WorkerError) => {
+    const finish = (outcome: T | WorkerError) => {
       if (settled) return;
       settled = true;
       clearTimeout(watchdog);
@@ -118,14 +138,17 @@ export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
       try {
         switch (msg.type) {
           case 'ready':
-            child.send({ type: 'inspect', id, options: o.options } satisfies HostToWorker);
+            child.send({ ...request, id } as HostToWorker);
             break;
           case 'progress':
-            o.onProgress(msg.progress);
+            o.onProgress(msg.progress, msg.checkpoint);
             break;
           case 'result':
-            finish(msg.result);
+          case 'checkpointsResult': {
+            const outcome = outcomeOf(msg);
+            finish(outcome === undefined ? new WorkerError('internal', `the worker answered a ${request.type} request with a ${msg.type} message`) : outcome);
             break;
+          }
           case 'error':
             finish(new WorkerError(msg.kind, msg.message));
             break;

@@ -25,11 +25,21 @@ export function checkWorkerMessage(raw: unknown): WorkerToHost | string {
       if (p.eta !== null && p.eta !== undefined && !isNum(p.eta)) return 'a progress message with a non-numeric eta';
       if (p.note !== undefined && typeof p.note !== 'string') return 'a progress message with a non-text note';
       if (p.running !== undefined && (!isObj(p.running) || !isNum(p.running.trace))) return 'a progress message with a malformed running estimate';
+      const c = raw.checkpoint;
+      if (c !== undefined && (!isObj(c) || !isNum(c.index) || !isNum(c.total) || typeof c.path !== 'string')) return 'a progress message with a malformed checkpoint';
       return raw as WorkerToHost;
     }
     case 'result': {
       const r = raw.result;
       if (!isObj(r) || r.schemaVersion !== 1 || !Array.isArray(r.layers) || !isObj(r.global) || !isObj(r.model)) return 'a result that is not a schemaVersion-1 result';
+      return raw as WorkerToHost;
+    }
+    case 'checkpointsResult': {
+      const r = raw.result;
+      const d = raw.diagonals;
+      if (!isObj(r) || !Array.isArray(r.checkpoints) || !r.checkpoints.every((c) => isObj(c) && typeof c.path === 'string' && isObj(c.trace))) return 'a checkpoints result without valid rows';
+      if (!Array.isArray(d) || d.length !== r.checkpoints.length || !d.every((ts) => Array.isArray(ts) && ts.every((t) => isObj(t) && typeof t.name === 'string' && Array.isArray(t.shape) && Array.isArray(t.values))))
+        return 'a checkpoints result without one list of diagonals per checkpoint';
       return raw as WorkerToHost;
     }
     case 'error':

@@ -4,9 +4,10 @@
  * the extension host. One run at a time; the process exits when the host disconnects.
  */
 import { CancelledError, InputError } from '../errors.js';
-import type { HostToWorker, WorkerToHost } from '../protocol.js';
+import type { CheckpointProgress, HostToWorker, Progress, WorkerToHost } from '../protocol.js';
 import { inspect } from '../engine/inspect.js';
 import { OUT_OF_MEMORY } from '../host/workerMessages.js';
+import { runCheckpoints } from './checkpoints.js';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -19,7 +20,7 @@ process.on('message', (msg: HostToWorker) => {
     if (current?.id === msg.id) current.controller.abort();
     return;
   }
-  if (msg.type !== 'inspect') return;
+  if (msg.type !== 'inspect' && msg.type !== 'checkpoints') return;
   if (current) {
     send({ type: 'error', id: msg.id, kind: 'internal', message: 'the worker is busy with another run' });
     return;
@@ -27,19 +28,19 @@ process.on('message', (msg: HostToWorker) => {
   const controller = new AbortController();
   current = { id: msg.id, controller };
   let lastSent = 0;
-  inspect({
-    ...msg.options,
-    signal: controller.signal,
-    onProgress: (progress) => {
-      // At most ~20 messages a second, but always notes, phase ends and running estimates' last values.
-      const now = Date.now();
-      if (progress.note || progress.done === progress.total || progress.running || now - lastSent > 50) {
-        lastSent = now;
-        send({ type: 'progress', id: msg.id, progress });
-      }
-    },
-  })
-    .then((result) => send({ type: 'result', id: msg.id, result }))
+  // At most ~20 messages a second, but always notes, phase ends and running estimates' last values.
+  const onProgress = (progress: Progress, checkpoint?: CheckpointProgress) => {
+    const now = Date.now();
+    if (progress.note || progress.done === progress.total || progress.running || now - lastSent > 50) {
+      lastSent = now;
+      send({ type: 'progress', id: msg.id, progress, ...(checkpoint ? { checkpoint } : {}) });
+    }
+  };
+  const job: Promise<void> =
+    msg.type === 'checkpoints'
+      ? runCheckpoints(msg.options, controller.signal, onProgress).then(({ result, diagonals }) => send({ type: 'checkpointsResult', id: msg.id, result, diagonals }))
+      : inspect({ ...msg.options, signal: controller.signal, onProgress }).then((result) => send({ type: 'result', id: msg.id, result }));
+  job
     .catch((e: unknown) => {
       const kind = e instanceof InputError ? 'input' : e instanceof CancelledError ? 'cancelled' : 'internal';
       let message = e instanceof Error ? e.message : String(e);
