@@ -12,12 +12,12 @@ import { lossSum, type LossSpec } from './loss.js';
 import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
 import { activate } from './layers.js';
 import { ggnOnLogits, lossFactorColumns } from './ggn.js';
-import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmHeap.js';
+import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmFixes.js';
 
 /**
  * Peak backend bytes of one stacked HVP copy per byte of its forward activations (activationBytesPerCopy):
  * the tape keeps the forward pass, the gradient and the gradient's own tape. Measured 22–23 on
- * examples/mlp and examples/cnn (wasm, with wasmHeap's shared copies; 32–37 without them).
+ * examples/mlp and examples/cnn (wasm, with wasmFixes' shared copies; 32–37 without them).
  */
 export const HVP_PEAK_PER_ACTIVATION_BYTE = 24;
 

@@ -9,7 +9,7 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { registerSecondOrderGradients } from './gradients.js';
-import { guardWasmHeap, shareWasmCopies } from './wasmHeap.js';
+import { guardWasmHeap, shareWasmCopies } from './wasmFixes.js';
 
 // PROD silences tfjs' console banners (they would corrupt `--json -` output) and its debug checks.
 tf.env().set('PROD', true);

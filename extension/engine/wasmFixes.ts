@@ -1,8 +1,7 @@
 /**
- * The wasm backend's heap: a wasm32 memory that can never pass 4 GiB, shared by every tensor.
- *
- * Two fixes to tfjs-backend-wasm 4.22, found when `bench/estimators.ts` crashed with "memory access out of
- * bounds" inside malloc (examples/cnn, 32 stacked HVP copies; see NOTES-wasmbug.md):
+ * Fixes to tfjs-backend-wasm 4.22, whose heap is a wasm32 memory that can never pass 4 GiB, shared by every
+ * tensor. Found when `bench/estimators.ts` crashed with "memory access out of bounds" inside malloc
+ * (examples/cnn, 32 stacked HVP copies; see NOTES-wasmbug.md):
  *
  * - Its Identity and Cast kernels copy their input, and the gradient tape clones (Identity) every tensor it
  *   saves for the backward pass, so a reverse-over-reverse HVP held ~37× its forward activations on wasm
@@ -11,6 +10,10 @@
  * - Its malloc is not checked: near 4 GiB it traps inside malloc, and a failed allocation would hand
  *   kernels address 0 to write to. `guardWasmHeap` counts the bytes the backend holds and throws a plain
  *   error before an allocation could take the heap past WASM_HEAP_LIMIT.
+ * - Its BatchMatMul, for one batch and no transposes, caches an XNNPACK operator holding the packed weights
+ *   under the id of b's buffer, not under b's shape: a reshape of the same buffer used later as b with
+ *   other dimensions reuses the stale operator, which reads and writes out of bounds (wrong numbers, heap
+ *   corruption). `freshMatMulWeights` hands BatchMatMul a copy of b in that case.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -30,11 +33,13 @@ const sharing = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.
 
 let shared = false;
 
-/** Re-registers wasm's Identity (and Cast to the same dtype) to share the input's buffer. */
+/** Re-registers wasm's Identity (and Cast to the same dtype) to share the input's buffer, and BatchMatMul (see above). */
 export function shareWasmCopies(): void {
   if (shared) return;
   shared = true;
   const identity = tf.getKernel('Identity', 'wasm');
+  const matMul = tf.getKernel('BatchMatMul', 'wasm');
+  if (identity && matMul) freshMatMulWeights(matMul, identity.kernelFunc);
   const cast = tf.getKernel('Cast', 'wasm');
   if (identity) {
     tf.unregisterKernel('Identity', 'wasm');
@@ -49,6 +54,35 @@ export function shareWasmCopies(): void {
         args.inputs.x!.dtype === args.attrs.dtype ? sharing(args) : copy(args as unknown as Parameters<tf.KernelFunc>[0])) as unknown as tf.KernelFunc,
     });
   }
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** b's last two dimensions, per buffer, for BatchMatMul's one-batch path (the one that caches by buffer). */
+const cachedAs = new WeakMap<object, string>();
+
+function freshMatMulWeights(matMul: tf.KernelConfig, copy: tf.KernelFunc): void {
+  const inner = matMul.kernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    ...matMul,
+    kernelFunc: ((args: KernelArgs) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+      const batch = (t: tf.TensorInfo): number => t.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+      if (transposeA || transposeB || batch(a) !== 1 || batch(b) !== 1) return inner(args);
+      const dims = b.shape.slice(-2).join('x');
+      const seen = cachedAs.get(b.dataId);
+      if (seen === undefined) cachedAs.set(b.dataId, dims);
+      if (seen === undefined || seen === dims) return inner(args);
+      const fresh = copy({ inputs: { x: b }, backend: args.backend, attrs: {} }) as tf.TensorInfo;
+      try {
+        return inner({ ...args, inputs: { a, b: fresh } });
+      } finally {
+        (args.backend as tf.KernelBackend).disposeData(fresh.dataId);
+      }
+    }) as tf.KernelFunc,
+  });
 }
 
 let live = 0;

@@ -1,6 +1,8 @@
 /**
- * The wasm heap (wasm32, at most 4 GiB): stacked HVPs stay within the memory the engine budgets for them,
- * too many copies are split into passes, and running out is a plain error, never a trap inside malloc.
+ * The fixes to tfjs-backend-wasm (extension/engine/wasmFixes.ts). The wasm heap (wasm32, at most 4 GiB):
+ * stacked HVPs stay within the memory the engine budgets for them, too many copies are split into passes,
+ * and running out is a plain error, never a trap inside malloc. BatchMatMul's operator cache (keyed by
+ * b's buffer) never serves a reshape of the same buffer.
  * Regression for bench/estimators.ts crashing with "RuntimeError: memory access out of bounds" in
  * tfjs-wasm's malloc (examples/cnn, 32 copies: 4 GiB reached because wasm's Identity copied every tensor
  * the tape saved; see NOTES-wasmbug.md).
@@ -11,7 +13,7 @@ import { activateBackend, tf } from '../extension/engine/tfjs.js';
 import { loadModel } from '../extension/engine/loadModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective } from '../extension/engine/objective.js';
-import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmHeap.js';
+import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmFixes.js';
 import { relL2 } from './helpers.js';
 
 function cnn(): Objective {
@@ -93,4 +95,18 @@ test('cpu: copies per pass are not limited', async () => {
   } finally {
     obj.dispose();
   }
+});
+
+test('wasm: matMul with a reshape of the same weights buffer (other dimensions) is right, not a stale XNNPACK operator', async () => {
+  await activateBackend('wasm');
+  const b = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+  const first = tf.matMul(tf.ones([4, 3]) as tf.Tensor2D, b);
+  assert.deepEqual(Array.from(first.dataSync()), [9, 12, 9, 12, 9, 12, 9, 12]);
+  // Same buffer as [2, 3]: stock tfjs-wasm 4.22 reuses the [3, 2] operator (out-of-bounds reads and writes).
+  const a2 = tf.tensor2d([1, 0, 0, 1, 1, 1, 2, -1], [4, 2]);
+  const second = tf.matMul(a2, tf.reshape(b, [2, 3]) as tf.Tensor2D);
+  assert.deepEqual(Array.from(second.dataSync()), [1, 2, 3, 4, 5, 6, 5, 7, 9, -2, -1, 0]);
+  // And the first shape still works (its cached operator is intact).
+  assert.deepEqual(Array.from(tf.matMul(tf.ones([1, 3]) as tf.Tensor2D, b).dataSync()), [9, 12]);
+  tf.dispose([b, first, a2, second]);
 });
