@@ -12,6 +12,14 @@ import { lossSum, type LossSpec } from './loss.js';
 import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
 import { activate } from './layers.js';
 import { ggnOnLogits, lossFactorColumns } from './ggn.js';
+import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmFixes.js';
+
+/**
+ * Peak backend bytes of one stacked HVP copy per byte of its forward activations (activationBytesPerCopy):
+ * the tape keeps the forward pass, the gradient and the gradient's own tape. Measured 22–23 on
+ * examples/mlp and examples/cnn (wasm, with wasmFixes' shared copies; 32–37 without them).
+ */
+export const HVP_PEAK_PER_ACTIVATION_BYTE = 24;
 
 export interface Dataset {
   x: Float32Array;
@@ -90,6 +98,12 @@ export class Objective {
    * op dispatches, which dominate small models. Memory grows K-fold in activations.
    */
   hvpMany(vs: Float32Array[]): Float32Array[] {
+    const most = this.copiesPerPass();
+    if (vs.length > most) {
+      const out: Float32Array[] = [];
+      for (let s = 0; s < vs.length; s += most) out.push(...this.hvpMany(vs.slice(s, s + most)));
+      return out;
+    }
     const K = vs.length;
     const out = vs.map(() => new Float64Array(this.size));
     const stacked = this.net.params.map((p) => {
@@ -178,6 +192,16 @@ export class Objective {
 
   private split(flat: Float32Array): tf.Tensor[] {
     return this.net.params.map((p) => tf.tensor(flat.subarray(p.offset, p.offset + p.size), p.shape));
+  }
+
+  /**
+   * The most stacked copies one pass may hold: unbounded except on wasm, whose heap cannot pass 4 GiB
+   * (past it tfjs-wasm's malloc traps), where the estimated peak must fit in 80 % of the room left.
+   */
+  copiesPerPass(): number {
+    if (tf.getBackend() !== 'wasm') return Number.POSITIVE_INFINITY;
+    const room = 0.8 * (WASM_HEAP_LIMIT - wasmHeapLive());
+    return Math.max(1, Math.floor(room / (HVP_PEAK_PER_ACTIVATION_BYTE * Math.max(this.activationBytesPerCopy, 1))));
   }
 
   /** Bytes of activations one HVP copy needs for the largest chunk (for choosing K in hvpMany). */

@@ -9,6 +9,7 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { registerSecondOrderGradients } from './gradients.js';
+import { guardWasmHeap, shareWasmCopies } from './wasmFixes.js';
 
 // PROD silences tfjs' console banners (they would corrupt `--json -` output) and its debug checks.
 tf.env().set('PROD', true);
@@ -32,6 +33,7 @@ export async function activateBackend(name: BackendName): Promise<void> {
     // Beside the bundle (dist/, the .vsix), else in the package (running from source).
     const dist = existsSync(join(__dirname, 'tfjs-backend-wasm.wasm')) ? __dirname + '/' : join(dirname(require.resolve(WASM_PACKAGE_JSON)), 'dist') + '/';
     wasm.setWasmPaths(dist);
+    shareWasmCopies();
     wasmRegistered = true;
   }
   if (name === 'tensorflow' && tf.findBackendFactory('tensorflow') == null) {
@@ -40,6 +42,7 @@ export async function activateBackend(name: BackendName): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`the ${name} backend failed to initialise`);
   await tf.ready();
+  if (name === 'wasm') guardWasmHeap(tf.backend());
 }
 
 /**
