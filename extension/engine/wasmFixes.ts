@@ -1,7 +1,7 @@
 /**
  * Fixes to tfjs-backend-wasm 4.22, whose heap is a wasm32 memory that can never pass 4 GiB, shared by every
  * tensor. Found when `bench/estimators.ts` crashed with "memory access out of bounds" inside malloc
- * (examples/cnn, 32 stacked HVP copies; see NOTES-wasmbug.md):
+ * (examples/cnn, 32 stacked HVP copies; see bench/wasm-heap-notes.md):
  *
  * - Its Identity and Cast kernels copy their input, and the gradient tape clones (Identity) every tensor it
  *   saves for the backward pass, so a reverse-over-reverse HVP held ~37× its forward activations on wasm
