@@ -5,7 +5,7 @@
  * b's buffer) never serves a reshape of the same buffer.
  * Regression for bench/estimators.ts crashing with "RuntimeError: memory access out of bounds" in
  * tfjs-wasm's malloc (examples/cnn, 32 copies: 4 GiB reached because wasm's Identity copied every tensor
- * the tape saved; see NOTES-wasmbug.md).
+ * the tape saved; see bench/wasm-heap-notes.md).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
