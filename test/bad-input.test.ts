@@ -12,8 +12,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32, readNpz } from '../extension/readers/npz.js';
+import { readNpz } from '../extension/readers/npz.js';
 import type { NdArray } from '../extension/readers/npy.js';
+import { zip } from './zipWriter.js';
 
 
 // ---- fixtures and files ----
@@ -43,46 +44,7 @@ const npyOf = (m: NpyMember): Uint8Array => npy(m.descr, m.shape, m.data);
 
 /** A stored (uncompressed) zip of .npy members, as np.savez writes it (less zip64). */
 function npz(members: NpyMember[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
-  let offset = 0;
-  for (const m of members) {
-    const name = new TextEncoder().encode(`${m.name}.npy`);
-    const data = npyOf(m);
-    const crc = crc32(data);
-    const local = new Uint8Array(30 + name.length);
-    const lv = new DataView(local.buffer);
-    lv.setUint32(0, 0x04034b50, true);
-    lv.setUint16(4, 20, true);
-    lv.setUint32(14, crc, true);
-    lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, name.length, true);
-    local.set(name, 30);
-    const cd = new Uint8Array(46 + name.length);
-    const cv = new DataView(cd.buffer);
-    cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
-    cv.setUint16(6, 20, true);
-    cv.setUint32(16, crc, true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, name.length, true);
-    cv.setUint32(42, offset, true);
-    cd.set(name, 46);
-    parts.push(local, data);
-    central.push(cd);
-    offset += local.length + data.length;
-  }
-  const cdSize = central.reduce((n, c) => n + c.length, 0);
-  const end = new Uint8Array(22);
-  const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, members.length, true);
-  ev.setUint16(10, members.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  return Buffer.concat([...parts, ...central, end]);
+  return zip(members.map((m) => ({ name: `${m.name}.npy`, data: npyOf(m) })));
 }
 
 /** The fixture's x (float32) and y (integer labels) arrays. */

@@ -12,8 +12,8 @@ import { InputError } from '../extension/errors.js';
 import { inspect } from '../extension/engine/inspect.js';
 import { loadModel } from '../extension/engine/loadModel.js';
 import { kerasSnakeCase, readKerasModel } from '../extension/readers/keras.js';
-import { crc32 } from '../extension/readers/zip.js';
 import { relL2 } from './helpers.js';
+import { zip as zipArchive } from './zipWriter.js';
 
 const K = 'test/fixtures/keras';
 const ref = (name: string) => JSON.parse(readFileSync(`test/fixtures/models/${name}/reference.json`, 'utf8'));
@@ -209,42 +209,5 @@ function replaceConfig(zip: Uint8Array, config: string): Uint8Array {
 }
 
 function storedZip(members: Array<[string, Uint8Array]>): Uint8Array {
-  const locals: Uint8Array[] = [];
-  const centrals: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, data] of members) {
-    const nb = new TextEncoder().encode(name);
-    const l = new Uint8Array(30 + nb.length);
-    const lv = new DataView(l.buffer);
-    lv.setUint32(0, 0x04034b50, true);
-    lv.setUint16(4, 20, true);
-    lv.setUint32(14, crc32(data), true);
-    lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
-    lv.setUint16(26, nb.length, true);
-    l.set(nb, 30);
-    const c = new Uint8Array(46 + nb.length);
-    const cv = new DataView(c.buffer);
-    cv.setUint32(0, 0x02014b50, true);
-    cv.setUint16(4, 20, true);
-    cv.setUint16(6, 20, true);
-    cv.setUint32(16, crc32(data), true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
-    cv.setUint16(28, nb.length, true);
-    cv.setUint32(42, offset, true);
-    c.set(nb, 46);
-    locals.push(l, data);
-    centrals.push(c);
-    offset += l.length + data.length;
-  }
-  const cdSize = centrals.reduce((a, c) => a + c.length, 0);
-  const end = new Uint8Array(22);
-  const ev = new DataView(end.buffer);
-  ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, members.length, true);
-  ev.setUint16(10, members.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  return Buffer.concat([...locals, ...centrals, end]);
+  return zipArchive(members.map(([name, data]) => ({ name, data })));
 }

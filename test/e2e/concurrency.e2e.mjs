@@ -4,20 +4,10 @@
 // not stop the run (Show Curvature Panel brings its result back); reloading the window ends the worker.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupMembers, openFile, ROOT, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { workerProcesses, openFile, ROOT, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
-/** The worker processes (dist/worker.js) in the session's process group. */
-function workers(session) {
-  return groupMembers(session.pid).alive.filter((p) => {
-    try {
-      return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('worker.js');
-    } catch {
-      return false;
-    }
-  });
-}
 
 const text = async (loc) => (await loc.innerText().catch(() => '')).trim();
 
@@ -31,18 +21,18 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     await runCommand(page, 'Inspect Hessian');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const status = frame.locator('#status');
-    assert.ok(await waitFor(async () => (await status.getAttribute('data-status').catch(() => '')) === 'running' && workers(ctx.session).length === 1, 60_000, 250), 'the mlp run is going');
-    const first = workers(ctx.session)[0].pid;
+    assert.ok(await waitFor(async () => (await status.getAttribute('data-status').catch(() => '')) === 'running' && workerProcesses(ctx.session).length === 1, 60_000, 250), 'the mlp run is going');
+    const first = workerProcesses(ctx.session)[0].pid;
     await sleep(2000);
     await openFile(page, 'cnn/model.json');
     await runCommand(page, 'Inspect Hessian');
     const title = frame.locator('#title');
     assert.ok(await waitFor(async () => /cnn\/model\.json/.test(await text(title)), 30_000, 250), `the panel's title names cnn: ${JSON.stringify(await text(title))}`);
     const replaced = await waitFor(() => {
-      const w = workers(ctx.session);
+      const w = workerProcesses(ctx.session);
       return w.length === 1 && w[0].pid !== first ? w : null;
     }, 20_000, 250);
-    assert.ok(replaced, `one worker, not the mlp run's (workers: ${JSON.stringify(workers(ctx.session).map((w) => w.pid))}, first ${first})`);
+    assert.ok(replaced, `one worker, not the mlp run's (workers: ${JSON.stringify(workerProcesses(ctx.session).map((w) => w.pid))}, first ${first})`);
     // Make the cnn run short (the estimator selector: XDiag, 100 HVPs) and let it finish.
     await frame.locator('#estimator').evaluate((el) => {
       el.value = 'xdiag';
@@ -56,7 +46,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     assert.match(await text(title), /cnn\/model\.json/);
     await sleep(3000);
     assert.match(await text(title), /cnn\/model\.json/, 'the replaced mlp run never took the panel back');
-    assert.equal(workers(ctx.session).length, 0, 'no worker left');
+    assert.equal(workerProcesses(ctx.session).length, 0, 'no worker left');
   });
 
   test('the data file rewritten while the worker runs: the result is shown marked stale', { timeout: 240_000 }, async (t) => {
@@ -97,7 +87,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     await tab.hover();
     await tab.locator('.tab-actions .action-label, .codicon-close').first().click();
     assert.ok(await waitFor(async () => (await page.locator('.tabs-container .tab').filter({ hasText: 'Curvature' }).count()) === 0, 10_000, 200), 'the panel is closed');
-    assert.ok(await waitFor(() => workers(ctx.session).length === 0, 120_000, 500), 'the run went on to its end');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 0, 120_000, 500), 'the run went on to its end');
     await runCommand(page, 'Show Curvature Panel');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const done = await waitFor(async () => ((await frame.locator('#status').getAttribute('data-status').catch(() => '')) === 'done' ? await frame.locator('section.layer h2.layer-name').allInnerTexts() : null), 30_000, 500);
@@ -137,19 +127,19 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
       el.value = 'exact';
       el.dispatchEvent(new Event('change', { bubbles: true }));
     });
-    assert.ok(await waitFor(() => workers(ctx.session).length === 1, 60_000, 250), 'the exact run is going');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 1, 60_000, 250), 'the exact run is going');
     await sleep(2000);
     const t0 = performance.now();
     await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const gone = await waitFor(() => workers(ctx.session).length === 0, 60_000, 250);
+    const gone = await waitFor(() => workerProcesses(ctx.session).length === 0, 60_000, 250);
     t.diagnostic(`worker gone ${((performance.now() - t0) / 1000).toFixed(1)} s after the reload`);
-    assert.ok(gone, `no worker left after the reload (workers: ${JSON.stringify(workers(ctx.session).map((w) => w.pid))})`);
+    assert.ok(gone, `no worker left after the reload (workers: ${JSON.stringify(workerProcesses(ctx.session).map((w) => w.pid))})`);
     // The new window's extension works: an Inspect starts a worker, which Cancel stops.
     await openFile(page, 'mlp/model.json');
     await runCommand(page, 'Inspect Hessian');
-    assert.ok(await waitFor(() => workers(ctx.session).length === 1, 60_000, 250), 'a new run starts after the reload');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 1, 60_000, 250), 'a new run starts after the reload');
     await runCommand(page, 'Cancel Hessian Inspection');
-    assert.ok(await waitFor(() => workers(ctx.session).length === 0, 20_000, 250), 'and cancels');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 0, 20_000, 250), 'and cancels');
   });
 });

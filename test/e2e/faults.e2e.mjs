@@ -6,22 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { groupMembers, openFile, ROOT, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { workerProcesses, openFile, ROOT, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
 const EVIL = '<img src=x onerror=document.title="pwned">';
 // examples/mlp with its middle layer (and its weights) renamed to EVIL.
 const evilModel = readFileSync(join(ROOT, 'examples', 'mlp', 'model.json'), 'utf8').replaceAll('"dense_1"', JSON.stringify(EVIL)).replaceAll('"dense_1/', JSON.stringify(EVIL).slice(0, -1) + '/');
 
-/** The worker processes (dist/worker.js) in the session's process group. */
-function workers(session) {
-  return groupMembers(session.pid).alive.filter((p) => {
-    try {
-      return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('worker.js');
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('faults: an injected-HTML layer name, a killed worker', async () => {
   const ctx = await useSession(
@@ -45,11 +35,11 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const status = frame.locator('#status');
     const victim = await waitFor(async () => {
-      const w = workers(ctx.session);
+      const w = workerProcesses(ctx.session);
       const s = (await status.getAttribute('data-status').catch(() => null)) ?? '';
       return w.length === 1 && s === 'running' ? w[0] : null;
     }, 60_000, 250);
-    assert.ok(victim, `one running worker (workers: ${JSON.stringify(workers(ctx.session))})`);
+    assert.ok(victim, `one running worker (workers: ${JSON.stringify(workerProcesses(ctx.session))})`);
     await sleep(2000); // past the self-test, into the probes
     const t0 = performance.now();
     process.kill(victim.pid, 'SIGKILL');
@@ -62,7 +52,7 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
     t.diagnostic(`#error ${since(t0)} after SIGKILL: ${JSON.stringify(text.slice(0, 300))}`);
     await screenshot(page, 'kill-error');
     assert.match(text, /worker stopped unexpectedly|signal SIGKILL/i, 'the error says the worker died');
-    assert.ok(await waitFor(() => workers(ctx.session).length === 0, 10_000, 200), 'no worker process left after the crash');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 0, 10_000, 200), 'no worker process left after the crash');
 
     // The extension is still usable: a new run starts, streams progress, and cancels cleanly.
     await runCommand(page, 'Inspect Hessian');
@@ -76,7 +66,7 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
     assert.equal(await frame.locator('#error').isVisible(), false, 'the old error is gone');
     await frame.locator('#cancel').click();
     assert.ok(await waitFor(async () => /cancell?ed/i.test(await status.innerText().catch(() => '')), 15_000, 200), 'the next run cancels');
-    assert.ok(await waitFor(() => workers(ctx.session).length === 0, 10_000, 200), 'no worker process left after Cancel');
+    assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 0, 10_000, 200), 'no worker process left after Cancel');
   });
 
   test('a layer named like an HTML tag renders as text in the panel and the report, creating no element', { timeout: 240_000 }, async (t) => {

@@ -158,6 +158,17 @@ export function groupMembers(pgid) {
   return { alive, zombies };
 }
 
+/** The extension's worker processes (dist/worker.js) in a session's process group. */
+export function workerProcesses(session) {
+  return groupMembers(session.pid).alive.filter((p) => {
+    try {
+      return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('worker.js');
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Zombie children of this test process (an un-reaped child is what `ps` shows as <defunct>). */
 export function ownZombies() {
   const out = [];
