@@ -12,6 +12,7 @@ import type { CheckpointDiagonal, PanelState, TensorArrays, WorkerInspectOptions
 import { findCheckpoints } from './checkpointFiles.js';
 import { chooseData } from './inputs.js';
 import { runCheckpointsInWorker, WorkerError } from './workerClient.js';
+import { mayReadWorkspace } from './trust.js';
 
 /** What the command needs of the Session (which owns the panel state and the run in progress). */
 export interface CheckpointsHost {
@@ -53,14 +54,7 @@ export function tensorArraysOf(d: readonly CheckpointDiagonal[]): TensorArrays[]
 }
 
 export async function inspectCheckpointsCommand(host: CheckpointsHost, uri?: vscode.Uri): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    const go = await vscode.window.showWarningMessage(
-      'This workspace is not trusted. Curvature Lens will read the model and data files in it (no code in them is run). Inspect anyway?',
-      { modal: true },
-      'Inspect',
-    );
-    if (go !== 'Inspect') return;
-  }
+  if (!(await mayReadWorkspace())) return;
   const folder = await chooseFolder(uri);
   if (!folder) return;
   let paths: string[];

@@ -13,6 +13,7 @@ import { chooseData, chooseModel } from './inputs.js';
 import { companionFiles } from './modelFiles.js';
 import type { CurvaturePanel } from './panel.js';
 import { inspectCheckpointsCommand } from './checkpoints.js';
+import { mayReadWorkspace } from './trust.js';
 
 interface Entry {
   result: InspectResult;
@@ -115,14 +116,7 @@ export class Session implements vscode.Disposable {
       // One run at a time: a new request replaces the one in progress.
       this.running.cancel();
     }
-    if (!vscode.workspace.isTrusted) {
-      const go = await vscode.window.showWarningMessage(
-        'This workspace is not trusted. Curvature Lens will read the model and data files in it (no code in them is run). Inspect anyway?',
-        { modal: true },
-        'Inspect',
-      );
-      if (go !== 'Inspect') return;
-    }
+    if (!(await mayReadWorkspace())) return;
     let modelPath: string | undefined;
     let data;
     try {
