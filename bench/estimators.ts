@@ -25,6 +25,7 @@ import { loadModel } from '../extension/engine/loadModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { Objective } from '../extension/engine/objective.js';
 import { chooseBackend } from '../extension/engine/backend.js';
+import { relL2 } from '../test/helpers.js';
 
 
 
@@ -51,16 +52,6 @@ function timedMatVec(m: Dense): { mv: MatVec; elapsed: () => number; reset: () =
     return out;
   };
   return { mv, elapsed: () => ms, reset: () => (ms = 0) };
-}
-
-function relL2(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < y.length; i++) {
-    num += (x[i] - y[i]) ** 2;
-    den += y[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 function median(xs: number[]): number {

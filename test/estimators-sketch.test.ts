@@ -8,6 +8,7 @@ import { xdiag, xtrace, xtraceDiag } from '../extension/estimators/xtrace.js';
 import { invertUpperTriangular, qrColumns } from '../extension/linalg/qr.js';
 import type { MatVec } from '../extension/estimators/types.js';
 import { CancelledError } from '../extension/errors.js';
+import { relL2 } from './helpers.js';
 
 // ---- Exact test matrices (dense, float64) -----------------------------------------------------------
 
@@ -21,17 +22,6 @@ function smallMatrix(n: number, seed: number): Dense {
   const rng = new Rng(seed);
   const lambda = Array.from({ length: n }, (_, i) => (i < 3 ? [20, 8, 5][i] : i < 5 ? -2 : 0.5 * rng.normal()));
   return fromEigen(lambda, haarColumns(n, rng));
-}
-
-
-function relL2(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < y.length; i++) {
-    num += (x[i] - y[i]) ** 2;
-    den += y[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const median = (xs: number[]): number => {

@@ -21,6 +21,17 @@ async function noThreadsLeft(): Promise<void> {
   assert.equal(liveThreads(), 0, 'worker threads still running after the run');
 }
 
+/** The cnn fixture in this thread (chunks of 16) and a pool of `workers` over it. */
+function cnnPool(workers: number, stacked: boolean) {
+  const modelPath = `${dir}/cnn/model.json`;
+  const { net } = loadModel(modelPath);
+  const { x, y } = readArrays(`${dir}/cnn/data.npz`);
+  const { dataset, loss } = prepareData('data.npz', x, y, net, null);
+  const obj = new Objective(net, dataset, loss, 16);
+  const pool = new HvpPool(workers, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm', stacked }, (vs) => obj.hvpMany(vs));
+  return { net, obj, pool };
+}
+
 async function both(options: InspectOptions) {
   const [a, b] = [await inspect({ ...options, workers: 1 }), await inspect({ ...options, workers: 2 })];
   assert.equal(a.timing.workers, 1);
@@ -55,12 +66,7 @@ test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give 
 
 test('threads keep their tensor count constant across batches and match the main thread', async () => {
   await activateBackend('wasm');
-  const modelPath = `${dir}/cnn/model.json`;
-  const { net } = loadModel(modelPath);
-  const { x, y } = readArrays(`${dir}/cnn/data.npz`);
-  const { dataset, loss } = prepareData('data.npz', x, y, net, null);
-  const obj = new Objective(net, dataset, loss, 16);
-  const pool = new HvpPool(3, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm', stacked: true }, (vs) => obj.hvpMany(vs));
+  const { net, obj, pool } = cnnPool(3, true);
   try {
     const vs = Array.from({ length: 6 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.3 * i + k)));
     const before = tf.memory().numTensors;
@@ -85,12 +91,7 @@ test('threads keep their tensor count constant across batches and match the main
 
 test('unstacked pools compute every HVP alone: equal to single HVPs bit for bit, whatever the shares', async () => {
   await activateBackend('wasm');
-  const modelPath = `${dir}/cnn/model.json`;
-  const { net } = loadModel(modelPath);
-  const { x, y } = readArrays(`${dir}/cnn/data.npz`);
-  const { dataset, loss } = prepareData('data.npz', x, y, net, null);
-  const obj = new Objective(net, dataset, loss, 16);
-  const pool = new HvpPool(2, { model: { path: modelPath }, weights: net.initial, dataset, loss, chunkSize: 16, backend: 'wasm', stacked: false }, (vs) => obj.hvpMany(vs));
+  const { net, obj, pool } = cnnPool(2, false);
   try {
     const vs = Array.from({ length: 5 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.cos(0.2 * i + k)));
     const got = await pool.hvpMany(vs); // shares of 3 and 2

@@ -16,6 +16,11 @@ export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'so
 export const ACTIVATION_ALIASES: Record<string, Activation> = { silu: 'swish', leakyrelu: 'leaky_relu', LeakyReLU: 'leaky_relu' };
 
 /** log-softmax over the last axis, z − max − log Σ exp(z − max). */
+/** `t` with a leading axis of `copies` identical copies (the stacked-weights layout); unchanged for one copy. */
+export function stackCopies(t: tf.Tensor, copies: number): tf.Tensor {
+  return copies === 1 ? t : tf.tile(tf.expandDims(t, 0), [copies, ...t.shape.map(() => 1)]);
+}
+
 export function logSoftmax(z: tf.Tensor): tf.Tensor {
   const shifted = tf.sub(z, tf.max(z, -1, true));
   return tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));

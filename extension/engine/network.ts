@@ -21,6 +21,7 @@ import {
   layerNorm,
   leakyRelu,
   maxPool,
+  stackCopies,
   windowGeometry,
   type Activation,
   type Window2D,
@@ -202,7 +203,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
       if (i === null) return null;
       if (i >= 0) return w[i];
       const t = constants[-i - 1];
-      return copies === 1 ? t : tf.tile(tf.expandDims(t, 0), [copies, ...t.shape.map(() => 1)]);
+      return stackCopies(t, copies);
     };
     const constant = (i: number): tf.Tensor => constants[-i - 1];
     let b: Built;

@@ -10,7 +10,7 @@ import { tf } from './tfjs.js';
 import type { Network } from './network.js';
 import { lossSum, type LossSpec } from './loss.js';
 import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
-import { activate } from './layers.js';
+import { activate, stackCopies } from './layers.js';
 import { ggnOnLogits, lossFactorColumns } from './ggn.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmFixes.js';
 
@@ -111,7 +111,7 @@ export class Objective {
       vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
       return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
     });
-    const weights = K === 1 ? this.weights : tf.tidy(() => this.weights.map((w) => tf.tile(tf.expandDims(w, 0), [K, ...w.shape.map(() => 1)])));
+    const weights = K === 1 ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
     try {
       for (const c of this.chunks) {
         const flat = tf.tidy(() => {
@@ -161,7 +161,7 @@ export class Objective {
           const S = lossFactorColumns(this.loss, ov, yv, b, D, last, columns);
           const sq = tf.tidy(() => {
             // One copy is the unstacked weights (how Network.logits reads copies = 1).
-            const w = K === 1 ? this.weights : this.weights.map((t) => tf.tile(tf.expandDims(t, 0), [K, ...t.shape.map(() => 1)]));
+            const w = this.weights.map((t) => stackCopies(t, K));
             const xs = tf.tile(x, [columns.length, ...x.shape.slice(1).map(() => 1)]);
             const st = tf.tensor(S, [K, ...this.net.outputShape]);
             const f = () => {

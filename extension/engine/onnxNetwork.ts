@@ -26,7 +26,7 @@ import { basename } from 'node:path';
 import { InputError } from '../errors.js';
 import { dtypeName, type OnnxAttribute, type OnnxModelFile, type OnnxNode, type OnnxTensor } from '../readers/onnxModel.js';
 import { tf } from './tfjs.js';
-import { activate, avgPool, conv2d, dense, depthwiseConv2d, embedding, leakyRelu, logSoftmax, maxPool, windows, type Activation } from './layers.js';
+import { activate, avgPool, conv2d, dense, depthwiseConv2d, embedding, leakyRelu, logSoftmax, maxPool, stackCopies, windows, type Activation } from './layers.js';
 import type { BlockInfo, Network, ParamInfo } from './network.js';
 
 /** The ops this builder maps (for messages and the README). */
@@ -177,8 +177,7 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
   /** A weight or constant with the copies axis (constants tiled) for ops that need one per copy. */
   const perCopy = (env: Tensors, w: tf.Tensor[], name: string, copies: number): tf.Tensor => {
     const t = get(env, w, name);
-    if (copies === 1 || values.get(resolveName(name))!.cat === 'W') return t;
-    return tf.tile(tf.expandDims(t, 0), [copies, ...t.shape.map(() => 1)]);
+    return values.get(resolveName(name))!.cat === 'W' ? t : stackCopies(t, copies);
   };
 
   for (const n of model.nodes) {

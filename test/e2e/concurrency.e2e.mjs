@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { workerProcesses, openFile, ROOT, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { chooseEstimator, workerProcesses, openFile, ROOT, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
 
 const text = async (loc) => (await loc.innerText().catch(() => '')).trim();
@@ -34,10 +34,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     }, 20_000, 250);
     assert.ok(replaced, `one worker, not the mlp run's (workers: ${JSON.stringify(workerProcesses(ctx.session).map((w) => w.pid))}, first ${first})`);
     // Make the cnn run short (the estimator selector: XDiag, 100 HVPs) and let it finish.
-    await frame.locator('#estimator').evaluate((el) => {
-      el.value = 'xdiag';
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    });
+    await chooseEstimator(frame, 'xdiag');
     const done = await waitFor(async () => ((await status.getAttribute('data-status').catch(() => '')) === 'done' ? await frame.locator('section.layer h2.layer-name').allInnerTexts() : null), 120_000, 500);
     await screenshot(page, 'concurrency-cnn');
     assert.ok(done, `the cnn run finished (status ${JSON.stringify(await text(status))})`);
@@ -123,10 +120,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     await runCommand(page, 'Inspect Hessian'); // the cached result: the panel comes to the front
     await runCommand(page, 'Show Curvature Panel');
     const frame = await webviewFrame(page, { has: '#estimator', timeout: 60_000 });
-    await frame.locator('#estimator').evaluate((el) => {
-      el.value = 'exact';
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    });
+    await chooseEstimator(frame, 'exact');
     assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 1, 60_000, 250), 'the exact run is going');
     await sleep(2000);
     const t0 = performance.now();

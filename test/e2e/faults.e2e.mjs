@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { workerProcesses, openFile, ROOT, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { chooseEstimator, workerProcesses, openFile, ROOT, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
 const EVIL = '<img src=x onerror=document.title="pwned">';
 // examples/mlp with its middle layer (and its weights) renamed to EVIL.
@@ -81,10 +81,7 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
     await sleep(1500);
     await frame.locator('#cancel').click();
     await waitFor(async () => /cancell?ed/i.test(await frame.locator('#status').innerText().catch(() => '')), 15_000, 200);
-    await frame.locator('#estimator').evaluate((el) => {
-      el.value = 'xdiag';
-      el.dispatchEvent(new Event('change', { bubbles: true }));
-    });
+    await chooseEstimator(frame, 'xdiag');
     const names = frame.locator('section.layer h2.layer-name');
     const shown = await waitFor(async () => {
       const all = await names.allInnerTexts().catch(() => []);

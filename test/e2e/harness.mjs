@@ -158,6 +158,14 @@ export function groupMembers(pgid) {
   return { alive, zombies };
 }
 
+/** Picks an estimator in the panel's selector (as a user does; the panel then runs the inspection again). */
+export async function chooseEstimator(frame, value) {
+  await frame.locator('#estimator').evaluate((el, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+}
+
 /** The extension's worker processes (dist/worker.js) in a session's process group. */
 export function workerProcesses(session) {
   return groupMembers(session.pid).alive.filter((p) => {
