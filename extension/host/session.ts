@@ -134,6 +134,7 @@ export class Session implements vscode.Disposable {
     const title = `${vscode.workspace.asRelativePath(modelPath)} · data: ${data.dataPath ? `${vscode.workspace.asRelativePath(data.dataPath)} (${data.dataSource})` : 'synthetic'}`;
     const files = inputFiles(modelPath, data.dataPath);
     const key = cacheKey(files, options);
+    const stamps = fileStamps(files);
     const cached = !force && key ? this.cache.get(key) : undefined;
     this.panel.show(true);
     if (cached) {
@@ -173,8 +174,9 @@ export class Session implements vscode.Disposable {
           const conv = result.global.trace.convergence ?? convergence;
           const entry: Entry = { result, tensors: tensorsOf(result), convergence: conv, files, title };
           // A model or data file that changed (or went away) while the worker read it: the result is
-          // shown, marked stale, and not cached under the old contents' key.
-          const changed = key !== cacheKey(files, options);
+          // shown, marked stale, and not cached under the old contents' key. Size and mtime tell, without
+          // hashing the files a second time.
+          const changed = fileStamps(files) !== stamps;
           if (changed) this.output.appendLine('[stale] the model or data changed during the run');
           else if (key) this.cache.set(key, entry);
           if (this.running !== source) return; // a newer run owns the panel now
@@ -268,6 +270,16 @@ function inputFiles(modelPath: string, dataPath: string | null): string[] {
     /* the worker reports a missing folder */
   }
   return [modelPath, ...shards, ...(dataPath ? [dataPath] : [])];
+}
+
+/** Size and modification time of each input ('missing' for one that is gone): cheap change detection. */
+function fileStamps(files: string[]): string {
+  return files
+    .map((f) => {
+      const st = statSync(f, { throwIfNoEntry: false });
+      return st ? `${st.size}:${st.mtimeMs}` : 'missing';
+    })
+    .join('|');
 }
 
 /** Content hash of the inputs and settings; null when a file cannot be read (the worker will say why). */
