@@ -8,10 +8,12 @@
  * uses only ops whose own gradients are again correct. Comparison ops get their (zero almost everywhere)
  * gradient, so masks such as max's can be differentiated through.
  *
- * Convolution and pooling do not appear here: the layers build them from slices, pads and matMuls
- * (see layers.ts), whose stock gradients are input-based and closed under differentiation.
+ * Conv2D's gradient is conv.ts' (forward convolutions, closed under differentiation). Pooling and the
+ * stacked or depthwise convolutions are built from slices, pads and matMuls (see layers.ts), whose
+ * stock gradients are input-based and closed under differentiation.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { conv2dGradConfig, registerConvGradients } from './conv.js';
 
 type Saved = tf.Tensor[];
 
@@ -103,7 +105,9 @@ export function registerSecondOrderGradients(): void {
     maxGrad,
     softmaxGrad,
     batchMatMulGrad,
+    conv2dGradConfig,
     ...['Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual'].map(zeroGrad),
   ];
   for (const c of configs) tf.registerGradient(c);
+  registerConvGradients(['cpu', 'wasm', 'tensorflow']);
 }

@@ -2,13 +2,15 @@
  * Differentiable building blocks for the supported layers, written so that every op's gradient is
  * itself correctly differentiable in tfjs (see gradients.ts).
  *
- * Convolution and max-pooling are built from their windows: for each kernel offset (a, b) a strided
+ * Conv2D runs on tfjs' kernel with the differentiable gradient of conv.ts. Stacked convolutions and
+ * max-pooling are built from their windows: for each kernel offset (a, b) a strided
  * slice of the padded input ("im2col" without a gather). Conv2D is then one matMul; max-pooling a chain
  * of `maximum`s. Slices, pads, reshapes, concats, matMuls and maximum all have input-based gradients that
  * are closed under differentiation, so no stock conv/pool gradient kernel (missing or wrong in tfjs for
  * second order, missing on wasm) is ever used.
  */
 import { tf } from './tfjs.js';
+import { nativeConv2d, nativeConvSupports, padOrCrop, type ConvGeometry } from './conv.js';
 
 export type Activation = 'linear' | 'relu' | 'tanh' | 'softmax' | 'sigmoid' | 'elu' | 'gelu' | 'swish' | 'softplus' | 'leaky_relu';
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'softmax', 'sigmoid', 'elu', 'gelu', 'swish', 'softplus', 'leaky_relu'];
@@ -162,17 +164,13 @@ export function windows(x: tf.Tensor4D, w: Window2D, padValue: number): tf.Tenso
   const [sh, sw] = w.strides;
   const [dh, dw] = w.dilations;
   const { outHeight: oh, outWidth: ow } = g;
-  // Pad so that every strided slice of length out·s starting at a kernel offset fits.
-  const needH = (kh - 1) * dh + oh * sh;
-  const needW = (kw - 1) * dw + ow * sw;
-  const padH = h + g.pad.top + g.pad.bottom;
-  const padW = wd + g.pad.left + g.pad.right;
-  const extraBottom = Math.max(needH - padH, 0);
-  const extraRight = Math.max(needW - padW, 0);
-  const pads: Array<[number, number]> = [[0, 0], [g.pad.top, g.pad.bottom + extraBottom], [g.pad.left, g.pad.right + extraRight], [0, 0]];
-  const xp = pads.some(([a, b]) => a || b) ? tf.pad(x, pads, padValue) : x;
+  // Row a·d of a window is row q = ⌊a·d/s⌋ of phase r = a·d mod s (the rows ≡ r mod s); every phase
+  // needs rowsP = ⌊(k−1)·d/s⌋ + out rows, so the padded input is cut or padded to exactly rowsP·s.
+  const rowsP = Math.floor(((kh - 1) * dh) / sh) + oh;
+  const colsP = Math.floor(((kw - 1) * dw) / sw) + ow;
+  const full = padOrCrop(x, [g.pad.top, rowsP * sh - h - g.pad.top], [g.pad.left, colsP * sw - wd - g.pad.left], padValue);
   // Windows are cut with 2-D slices of reshaped views so that every copied run is as long as possible
-  // (tfjs' 4-D and higher slices copy one innermost row at a time, and 6-D ops fall back to slow paths).
+  // (tfjs-wasm's Slice copies one innermost run per JS call).
   const rowsOf = (t: tf.Tensor4D, from: number, len: number): tf.Tensor4D => {
     const [tn, th, tw, tc] = t.shape;
     if (from === 0 && len === th) return t;
@@ -183,23 +181,15 @@ export function windows(x: tf.Tensor4D, w: Window2D, padValue: number): tf.Tenso
     if (from === 0 && len === tw) return t;
     return tf.reshape(tf.slice(tf.reshape(t, [tn * th, tw * tc]), [0, from * tc], [tn * th, len * tc]), [tn, th, len, tc]);
   };
-  // Strided windows read every s-th row/column: split rows, then columns, by phase modulo the stride
-  // (row a·d = q·s + r is row q of phase r), then each window is rows/cols [q, q + out) of its phase.
-  const rowsP = Math.ceil((padH + extraBottom) / sh);
-  const colsP = Math.ceil((padW + extraRight) / sw);
-  const full = sh === 1 && sw === 1 ? xp : tf.pad(xp, [[0, 0], [0, rowsP * sh - (padH + extraBottom)], [0, colsP * sw - (padW + extraRight)], [0, 0]], padValue);
-  const phases = new Map<string, tf.Tensor4D>();
-  const phase = (r: number, rc: number): tf.Tensor4D => {
-    if (sh === 1 && sw === 1) return full as tf.Tensor4D;
-    const key = `${r},${rc}`;
-    if (!phases.has(key)) {
-      const rowLen = colsP * sw * c;
-      const rows = tf.slice(tf.reshape(full, [n * rowsP, sh * rowLen]), [0, r * rowLen], [n * rowsP, rowLen]);
-      const cols = tf.slice(tf.reshape(rows, [n * rowsP * colsP, sw * c]), [0, rc * c], [n * rowsP * colsP, c]);
-      phases.set(key, tf.reshape(cols, [n, rowsP, colsP, c]));
-    }
-    return phases.get(key)!;
-  };
+  // Strided windows: two 3-D transposes (tfjs-wasm's fast ones; its 5-D transpose is ~20× slower)
+  // [n·rowsP, sh, colsP·sw·c] → [sh, …] and [sh·n·rowsP·colsP, sw, c] → [sw, …] make every phase (r, rc)
+  // a contiguous block, index rc·sh + r; split cuts them out (and its gradient is one concat).
+  const swap = (t: tf.Tensor, outer: number, s: number, inner: number) => (s === 1 ? t : tf.transpose(tf.reshape(t, [outer, s, inner]), [1, 0, 2]));
+  const byPhase =
+    sh === 1 && sw === 1
+      ? [full]
+      : tf.split(tf.reshape(swap(swap(full, n * rowsP, sh, colsP * sw * c), sh * n * rowsP * colsP, sw, c), [sw * sh, n * rowsP * colsP * c]), sw * sh).map((t) => tf.reshape(t, [n, rowsP, colsP, c]) as tf.Tensor4D);
+  const phase = (r: number, rc: number): tf.Tensor4D => byPhase[rc * sh + r];
   const rowCache = new Map<string, tf.Tensor4D>();
   const out: tf.Tensor4D[] = [];
   for (let a = 0; a < kh; a++) {
@@ -214,8 +204,25 @@ export function windows(x: tf.Tensor4D, w: Window2D, padValue: number): tf.Tenso
   return out;
 }
 
-/** Conv2D (NHWC input, HWIO kernel) as patches × kernel; `copies` as in dense (kernel [K, kh, kw, in, out]). */
+/**
+ * Conv2D (NHWC input, HWIO kernel); `copies` as in dense (kernel [K, kh, kw, in, out]). One copy runs on
+ * tfjs' own kernel with conv.ts' gradient; stacked copies (and strided dilated kernels) as patches × kernel.
+ */
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>, copies = 1): tf.Tensor4D {
+  const [kh, kw] = kernel.shape.slice(-4);
+  if (copies === 1) {
+    const { pad } = windowGeometry(x.shape[1], x.shape[2], { ...w, kernel: [kh, kw] });
+    const g: ConvGeometry = { strides: w.strides, dilations: w.dilations, pads: [[pad.top, pad.bottom], [pad.left, pad.right]] };
+    if (nativeConvSupports(g)) {
+      const y = nativeConv2d(x, kernel as tf.Tensor4D, g);
+      return bias ? tf.add(y, bias) : y;
+    }
+  }
+  return windowConv2d(x, kernel, bias, w, copies);
+}
+
+/** Conv2D as patches (windows) × kernel, for any stride, dilation and number of stacked copies. */
+export function windowConv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>, copies = 1): tf.Tensor4D {
   const [kh, kw, ci, co] = kernel.shape.slice(-4);
   const parts = windows(x, { ...w, kernel: [kh, kw] }, 0);
   const [n, oh, ow] = parts[0].shape;
@@ -262,8 +269,16 @@ export function avgPool(x: tf.Tensor4D, w: Window2D): tf.Tensor4D {
   return tf.div(sum, counts);
 }
 
-/** Max-pooling as the elementwise maximum of its windows (padding never wins). */
-export function maxPool(x: tf.Tensor4D, w: Window2D): tf.Tensor4D {
+/**
+ * Max-pooling as the elementwise maximum of its windows (padding never wins; ties go to the first
+ * window, as in TensorFlow). Without padding, max(m, p) is written m + relu(p − m): the same value to
+ * rounding and the same gradient, at a quarter of the time of tfjs-wasm's maximum and its mask ops.
+ */
+export function maxPool(x: tf.Tensor4D, w: Window2D, prePadded = false): tf.Tensor4D {
+  const { pad } = windowGeometry(x.shape[1], x.shape[2], w);
   const parts = windows(x, w, -3.0e38);
-  return parts.reduce((m, p) => tf.maximum(m, p) as tf.Tensor4D);
+  // With padding (here, or by the caller: `prePadded`), m − p could be ~3e38 and m + relu(p − m) would
+  // lose p entirely.
+  const padded = prePadded || pad.top || pad.bottom || pad.left || pad.right;
+  return parts.reduce((m, p) => (padded ? tf.maximum(m, p) : tf.add(m, tf.relu(tf.sub(p, m)))) as tf.Tensor4D);
 }

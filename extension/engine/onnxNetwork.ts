@@ -443,7 +443,7 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
         set({ cat: 'A', shape: [C, ...geo.out], float: true }, (env, w) => {
           const xin = tf.transpose(get(env, w, ins[0]), [0, 2, 3, 1]) as tf.Tensor4D;
           let y: tf.Tensor;
-          if (max) y = maxPool(padNHWC(xin, geo.pads, -3.0e38), win);
+          if (max) y = maxPool(padNHWC(xin, geo.pads, -3.0e38), win, padded);
           else if (!padded || includePad) y = avgPool(padNHWC(xin, geo.pads, 0), win);
           else {
             // Average over the entries of each window that lie inside the input (ONNX's default).
