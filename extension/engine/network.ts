@@ -6,6 +6,7 @@
  * moving statistics, frozen layers) are constants.
  */
 import { InputError } from '../errors.js';
+import type { DenseLink } from './rop.js';
 import type { RawLayer, TfjsModelFile, WeightTensor } from '../readers/tfjsModel.js';
 import { tf } from './tfjs.js';
 import {
@@ -74,6 +75,8 @@ export interface Network {
    * (the output layer's before its head). For locating where a NaN/Inf first appears (nonFinite.ts).
    */
   layerOutputs?(w: tf.Tensor[], x: tf.Tensor): Array<{ name: string; className: string; output: tf.Tensor }>;
+  /** When the model is a chain of trainable Dense layers on a flat input (Dropout/Activation between them): the chain, for rop.ts. */
+  denseChain?: DenseLink[];
 }
 
 type Apply = (w: tf.Tensor[], inputs: tf.Tensor[], copies: number) => tf.Tensor;
@@ -142,6 +145,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
   const shapes = new Map<string, number[]>([[input.name, input.shape]]);
   const built = new Map<string, Built>();
   let actBytes = 0;
+  const denseWeights = new Map<string, { kernel: number; bias: number | null }>();
   let inputKind: Network['inputKind'] = 'float';
   let vocabulary: number | null = null;
 
@@ -217,6 +221,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         const ws: Array<[WeightTensor, boolean]> = [[takeWeight(l, 'kernel', [shape[shape.length - 1], units]), true]];
         if (useBias) ws.push([takeWeight(l, 'bias', [units]), true]);
         const [k, bi] = own(ws);
+        denseWeights.set(l.name, { kernel: k, bias: useBias ? bi : null });
         b = { apply: (w, [x], n) => dense(x, pick(w, k, n)!, useBias ? pick(w, bi, n) : null, n), outShape: [...shape.slice(0, -1), units], activation: act() };
         break;
       }
@@ -390,6 +395,24 @@ export function buildNetwork(model: TfjsModelFile): Network {
     }
     return values.get(output)!;
   };
+  /** The Dense chain (see Network.denseChain), or undefined. */
+  const denseChain = (): DenseLink[] | undefined => {
+    if (input.shape.length !== 1) return undefined;
+    const links: DenseLink[] = [];
+    let prev = input.name;
+    for (const node of nodes) {
+      if (node.inputs.length !== 1 || node.inputs[0] !== prev) return undefined;
+      const { className, name } = node.layer;
+      const dw = denseWeights.get(name);
+      const last = links[links.length - 1];
+      if (className === 'Dense' && dw && dw.kernel >= 0 && (dw.bias === null || dw.bias >= 0)) links.push({ ...dw, activation: built.get(name)!.activation });
+      else if (className === 'Activation' && last?.activation === 'linear') last.activation = built.get(name)!.activation;
+      else if (className !== 'Dropout') return undefined;
+      prev = name;
+    }
+    // The last link's activation must be the head (not one a trailing Dropout hides from it).
+    return links.length && links[links.length - 1].activation === head ? links : undefined;
+  };
   const flat = new Float32Array(offset);
   let o = 0;
   for (const v of initial) {
@@ -409,6 +432,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
     initial: flat,
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
+    denseChain: denseChain(),
     layerOutputs: (w, x) => {
       const outs: Array<{ name: string; className: string; output: tf.Tensor }> = [];
       run(w, x, 1, (node, y) => outs.push({ name: node.layer.name, className: node.layer.className, output: y }));

@@ -13,6 +13,7 @@ import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
 import { activate, stackCopies } from './layers.js';
 import { ggnOnLogits, lossFactorColumns } from './ggn.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmFixes.js';
+import { denseChainHvp, ropSupports } from './rop.js';
 
 /**
  * Peak backend bytes of one stacked HVP copy per byte of its forward activations (activationBytesPerCopy):
@@ -52,6 +53,7 @@ export class Objective {
   ) {
     this.size = net.size;
     this.total = data.examples;
+    this.rop = net.denseChain !== undefined && ropSupports(net.denseChain, net.head, loss);
     this.weights = this.split(weights).map((t) => tf.keep(t));
     const xs = data.xShape.reduce((a, b) => a * b, 1);
     const ys = data.yShape.reduce((a, b) => a * b, 1);
@@ -87,6 +89,12 @@ export class Objective {
     return { loss, gradient: Float32Array.from(g) };
   }
 
+  /**
+   * Whether HVPs use the R-operator (rop.ts: Dense chains) rather than reverse-over-reverse. Both are
+   * exact; set to false to force the reference path (tests compare them).
+   */
+  rop: boolean;
+
   /** Exact H·v for the mean loss, flat. */
   hvp(v: Float32Array): Float32Array {
     return this.hvpMany([v])[0];
@@ -106,15 +114,20 @@ export class Objective {
     }
     const K = vs.length;
     const out = vs.map(() => new Float64Array(this.size));
+    const chain = this.rop ? this.net.denseChain! : null;
     const stacked = this.net.params.map((p) => {
       const buf = new Float32Array(K * p.size);
       vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
-      return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
+      return tf.tensor(buf, K === 1 && !chain ? p.shape : [K, ...p.shape]);
     });
-    const weights = K === 1 ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
+    const weights = K === 1 || chain ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
     try {
       for (const c of this.chunks) {
         const flat = tf.tidy(() => {
+          if (chain) {
+            const hv = denseChainHvp(chain, this.net.head, this.loss, weights, stacked, c.x, c.y, this.total, K);
+            return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1);
+          }
           const x = K === 1 ? c.x : tf.tile(c.x, [K, ...c.x.shape.slice(1).map(() => 1)]);
           const y = K === 1 ? c.y : tf.tile(c.y, [K, ...c.y.shape.slice(1).map(() => 1)]);
           const f = () => tf.div(lossSum(this.loss, this.net.head, this.net.logits(weights, x, K), y), this.total) as tf.Scalar;
@@ -126,7 +139,7 @@ export class Objective {
       }
     } finally {
       stacked.forEach((t) => t.dispose());
-      if (K > 1) weights.forEach((t) => t.dispose());
+      if (weights !== this.weights) weights.forEach((t) => t.dispose());
     }
     return out.map((o) => Float32Array.from(o));
   }

@@ -38,6 +38,11 @@ export function selfTest(tolerance = 2e-3): SelfTestReport {
     worst = Math.max(worst, r.worst);
     lines.push(`${head}: ${r.worst.toExponential(1)}`);
   }
+  for (const head of ['softmax', 'sigmoid', 'linear'] as Head[]) {
+    const r = checkChain(head);
+    worst = Math.max(worst, r.worst);
+    lines.push(`dense chain (R-operator) ${head}: ${r.worst.toExponential(1)}`);
+  }
   const g = checkGraph();
   worst = Math.max(worst, g.worst);
   lines.push(`graph: ${g.worst.toExponential(1)}`);
@@ -268,20 +273,62 @@ function reference(w: Float64Array, x: Float32Array, y: Float32Array, head: Head
       for (let j = 0; j < D; j++) s += hid[j] * ok[j * K + k];
       z[k] = s;
     }
-    const t = y.subarray(n * K, (n + 1) * K);
-    if (head === 'softmax') {
-      const m = Math.max(...z);
-      const lse = m + Math.log(z.reduce((a, zk) => a + Math.exp(zk - m), 0));
-      for (let k = 0; k < K; k++) total -= t[k] * (z[k] - lse);
-    } else if (head === 'sigmoid') {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += Math.max(z[k], 0) - z[k] * t[k] + Math.log1p(Math.exp(-Math.abs(z[k])));
-      total += s / K;
-    } else {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += (z[k] - t[k]) ** 2;
-      total += s / K;
-    }
+    total += headLoss(z, y.subarray(n * K, (n + 1) * K), head);
   }
   return total / N;
+}
+
+/** One example's loss at logits z with targets t, in float64. */
+function headLoss(z: ArrayLike<number>, t: ArrayLike<number>, head: Head): number {
+  let s = 0;
+  if (head === 'softmax') {
+    const m = Math.max(...Array.from(z));
+    const lse = m + Math.log(Array.from(z).reduce((a, zk) => a + Math.exp(zk - m), 0));
+    for (let k = 0; k < K; k++) s -= t[k] * (z[k] - lse);
+    return s;
+  }
+  for (let k = 0; k < K; k++) s += head === 'sigmoid' ? Math.max(z[k], 0) - z[k] * t[k] + Math.log1p(Math.exp(-Math.abs(z[k]))) : (z[k] - t[k]) ** 2;
+  return s / K;
+}
+
+/**
+ * The R-operator path (rop.ts, used for Dense chains): Dense·tanh → Dense·sigmoid → Dense·head on a flat
+ * input, against its float64 reference. Fails if the chain is not on the R-operator path.
+ */
+function checkChain(head: Head): { worst: number } {
+  const rng = new Rng(99);
+  const widths = [G, D, D, K];
+  const acts = ['tanh', 'sigmoid', head];
+  const weights: TfjsModelFile['weights'] = [];
+  const layers: RawLayer[] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, G] } }];
+  for (let l = 0; l < 3; l++) {
+    layers.push({ className: 'Dense', name: `d${l}`, config: { units: widths[l + 1], activation: acts[l] } });
+    weights.push({ name: `d${l}/kernel`, shape: [widths[l], widths[l + 1]], values: new Float32Array(widths[l] * widths[l + 1]).map(() => 0.7 * rng.normal()) });
+    weights.push({ name: `d${l}/bias`, shape: [widths[l + 1]], values: new Float32Array(widths[l + 1]).map(() => 0.3 * rng.normal()) });
+  }
+  const net = buildNetwork({ path: '<self-test>', name: 'self-test-chain', topologyClass: 'Sequential', layers, inputShape: [G], weights, trainingLoss: null });
+  const x = new Float32Array(N * G).map(() => rng.normal());
+  const y = head === 'linear' ? new Float32Array(N * K).map(() => rng.normal()) : new Float32Array(N * K).map((_, i) => (head === 'softmax' ? Number(i % K === Math.floor(i / K) % K) : (i * 7) % 3 === 0 ? 1 : 0));
+  const name = head === 'softmax' ? 'categorical-cross-entropy' : head === 'sigmoid' ? 'binary-cross-entropy' : 'mean-squared-error';
+  const obj = new Objective(net, { x, xShape: [G], y, yShape: [K], examples: N }, { name, fromLogits: head !== 'linear', reason: 'self-test' }, 2);
+  if (!obj.rop) {
+    obj.dispose();
+    return { worst: Infinity };
+  }
+  const reference = (w: Float64Array): number => {
+    let o = 0;
+    let total = 0;
+    const layer = [0, 1, 2].map((l) => ({ k: w.subarray(o, (o += widths[l] * widths[l + 1])), b: w.subarray(o, (o += widths[l + 1])) }));
+    for (let n = 0; n < N; n++) {
+      let h: number[] = Array.from(x.subarray(n * G, (n + 1) * G));
+      layer.forEach(({ k, b }, l) => {
+        const out = widths[l + 1];
+        const z = Array.from({ length: out }, (_, j) => h.reduce((s, hi, i) => s + hi * k[i * out + j], b[j]));
+        h = l === 0 ? z.map(Math.tanh) : l === 1 ? z.map((t) => 1 / (1 + Math.exp(-t))) : z;
+      });
+      total += headLoss(h, y.subarray(n * K, (n + 1) * K), head);
+    }
+    return total / N;
+  };
+  return compare(obj, reference, rng);
 }
