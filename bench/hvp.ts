@@ -151,6 +151,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
+  const hvpMsOf = new Map<string, number>(); // "model/backend" → HVP ms, for the first-picture table
   for (const [ci, c] of CASES.entries()) {
     for (const [ri, [backend]] of c.runs.entries()) {
       process.stderr.write(`${c.name} · ${backend} …\n`);
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
         continue;
       }
       const res = JSON.parse(line) as CaseResult;
+      hvpMsOf.set(`${c.name}/${backend}`, res.hvpMs);
       const one = res.rows[0]?.probesPerSecond ?? NaN;
       for (const row of res.rows) {
         const torchAt = (threads: number) => {
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
   } catch (e) {
     notes.push(`tensorflow (tfjs-node): absent (${(e as Error).message})`);
   }
-  const firstPicture = firstPictureSection(quick ? 1 : 3);
+  const firstPicture = firstPictureSection(quick ? 1 : 3, hvpMsOf);
   const loadAfter = loadavg();
   const controlAfter = await parallelControl();
   const someTorch = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string');
