@@ -28,6 +28,10 @@ import type { DiagonalPreview, InspectResult, PanelPreview, Progress } from '../
 import { previewKey, previewLabel, previewLayers } from '../webview/preview.js';
 import { toSaved } from '../webview/persist.js';
 import { liveThreads } from '../extension/engine/hvpPool.js';
+import { activateBackend } from '../extension/engine/tfjs.js';
+import { loadModel } from '../extension/engine/loadModel.js';
+import { Objective } from '../extension/engine/objective.js';
+import { prepareData, readArrays } from '../extension/readers/dataset.js';
 
 const MLP = { modelPath: 'test/fixtures/models/mlp/model.json', dataPath: 'test/fixtures/models/mlp/data.npz' };
 /** examples/cnn is not stacked (one HVP per worker and batch); the fixture cnn is. */
@@ -100,6 +104,22 @@ test('hutchinson: a small first group gives identical numbers', async () => {
   assert.deepEqual(sizes, [2, 4, 4]); // and one last probe alone through matvec
 });
 
+test('stacked HVPs: shares of 2, 4 and 32 give the same bits (the small first batch relies on it)', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await activateBackend(backend);
+    const { net } = loadModel(MLP.modelPath);
+    const { x, y } = readArrays(MLP.dataPath);
+    const { dataset, loss } = prepareData('data.npz', x, y, net, null);
+    const obj = new Objective(net, dataset, loss, dataset.examples);
+    const rng = new Rng(1);
+    const vs = Array.from({ length: 32 }, () => rng.rademacher(net.size));
+    const all = obj.hvpMany(vs);
+    assert.deepEqual(obj.hvpMany(vs.slice(0, 4)), all.slice(0, 4), backend);
+    assert.deepEqual(obj.hvpMany(vs.slice(0, 2)), all.slice(0, 2), backend);
+    obj.dispose();
+  }
+});
+
 // ---- inspect() ----------------------------------------------------------------------------------------
 
 interface Seen {
@@ -107,7 +127,6 @@ interface Seen {
   previews: DiagonalPreview[];
   /** Diagonal-phase HVPs done (last progress) when each preview came. */
   doneAt: number[];
-  /** Order of events: 'preview' entries relative to the result. */
 }
 
 async function withPreviews(options: InspectOptions): Promise<Seen> {
