@@ -20,6 +20,7 @@ import { Objective } from '../extension/engine/objective.js';
 import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.js';
 import { HvpPool } from '../extension/engine/hvpPool.js';
 import { CASES, type Case } from './models.js';
+import { firstPictureChild, firstPictureSection } from './first-picture.js';
 
 
 interface Row {
@@ -134,6 +135,8 @@ function torchHvp(c: Case, threads: number, reps: number): Torch | string {
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const reps = quick ? 3 : 5;
+  const picture = process.argv.indexOf('--first-picture');
+  if (picture >= 0) return void process.stdout.write(JSON.stringify(await firstPictureChild(Number(process.argv[picture + 1]))) + '\n');
   const child = process.argv.indexOf('--case');
   if (child >= 0) {
     const c = CASES[Number(process.argv[child + 1])];
@@ -148,6 +151,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
+  const hvpMsOf = new Map<string, number>(); // "model/backend" → HVP ms, for the first-picture table
   for (const [ci, c] of CASES.entries()) {
     for (const [ri, [backend]] of c.runs.entries()) {
       process.stderr.write(`${c.name} · ${backend} …\n`);
@@ -160,6 +164,7 @@ async function main(): Promise<void> {
         continue;
       }
       const res = JSON.parse(line) as CaseResult;
+      hvpMsOf.set(`${c.name}/${backend}`, res.hvpMs);
       const one = res.rows[0]?.probesPerSecond ?? NaN;
       for (const row of res.rows) {
         const torchAt = (threads: number) => {
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
   } catch (e) {
     notes.push(`tensorflow (tfjs-node): absent (${(e as Error).message})`);
   }
+  const firstPicture = firstPictureSection(quick ? 1 : 3, hvpMsOf);
   const loadAfter = loadavg();
   const controlAfter = await parallelControl();
   const someTorch = [...torchCache.values()].find((t): t is Torch => typeof t !== 'string');
@@ -223,6 +229,7 @@ async function main(): Promise<void> {
     'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
+    firstPicture,
   ].join('\n');
   process.stdout.write(text);
   if (!quick) writeFileSync(join(process.cwd(), 'bench', 'hvp-results.md'), text);

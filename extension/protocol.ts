@@ -289,7 +289,39 @@ export type WorkerToHost =
   | { type: 'progress'; id: number; progress: Progress; checkpoint?: CheckpointProgress }
   | { type: 'result'; id: number; result: InspectResult }
   | { type: 'checkpointsResult'; id: number; result: CheckpointsResult; diagonals: CheckpointDiagonal[][] }
-  | { type: 'error'; id: number; kind: ErrorKind; message: string };
+  | { type: 'error'; id: number; kind: ErrorKind; message: string }
+  | { type: 'preview'; id: number; preview: DiagonalPreview };
+
+/**
+ * A preliminary per-tensor Hessian diagonal, sent while an inspection runs (engine/diagonalPreview.ts):
+ * first after a few HVPs, then refreshed (HVP counts doubling, or about every second), and once more
+ * with the diagonal estimator's own values as soon as the diagonal phase ends. The result replaces it.
+ */
+export interface DiagonalPreview {
+  /**
+   * How these values were estimated. Before the diagonal phase ends: 'hutchinson', the running mean of
+   * z ⊙ Hz over the Rademacher probes so far (with XDiag: over the sketch's test vectors, see
+   * estimators/runningDiagonal.ts). After it (`final`): the run's estimator.
+   */
+  method: DiagonalEstimate['method'];
+  /** The run's diagonal estimator (the method of the result's diagonals). */
+  estimator: DiagonalEstimate['method'];
+  /** HVPs behind these values. */
+  matvecs: number;
+  /** Probes (test vectors) behind these values; null when exact. */
+  samples: number | null;
+  /** HVPs the diagonal phase spends in all. */
+  planned: number;
+  /** True: these are the result's diagonal values (the eigenvalues and the rest are still running). */
+  final: boolean;
+  /** Per weight tensor, in the result's order; stderr null when exact. */
+  tensors: CheckpointDiagonal[];
+}
+
+/** DiagonalPreview with typed arrays, as the panel holds it. */
+export interface PanelPreview extends Omit<DiagonalPreview, 'tensors'> {
+  tensors: TensorArrays[];
+}
 
 /** One weight tensor's diagonal as typed arrays (structured-cloned into the webview, not JSON lists). */
 export interface TensorArrays {
@@ -328,6 +360,8 @@ export interface PanelState {
   focusLayer: string | null;
   /** Inspect Checkpoints' result: rows in checkpoint order and each checkpoint's diagonals (webview/checkpoints.ts). */
   checkpoints?: CheckpointsView | null;
+  /** While running: the latest preliminary diagonal (heatmaps labelled preliminary); null once the result is in. */
+  preview?: PanelPreview | null;
 }
 
 export interface CheckpointsView {

@@ -14,6 +14,8 @@ import { layerSection, renderError, renderPhases, renderSummary } from './render
 import { phaseFraction, statusLine } from './status.js';
 import { formatNumber } from './format.js';
 import { CheckpointsSection } from './checkpointsView.js';
+import { previewKey } from './preview.js';
+import { previewSections } from './previewView.js';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -70,6 +72,7 @@ const checkpoints = new CheckpointsSection(
 let shownResultKey = '';
 let shownTensorsKey = '';
 let shownConvergenceKey = '';
+let shownPreviewKey = '';
 let encoded: { key: string; value: ReturnType<typeof encodeTensors> } | null = null;
 let pendingFocus: string | null = null;
 let saveTimer: ReturnType<typeof setTimeout> | null = null;
@@ -83,7 +86,8 @@ function post(message: WebviewToHost): void {
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const msg = event.data;
   if (!msg || typeof msg !== 'object' || msg.type !== 'state' || !msg.state) return;
-  apply({ ...msg.state, tensors: normaliseTensors(msg.state.tensors), convergence: msg.state.convergence ?? [] }, true);
+  const preview = msg.state.preview ? { ...msg.state.preview, tensors: normaliseTensors(msg.state.preview.tensors) } : null;
+  apply({ ...msg.state, tensors: normaliseTensors(msg.state.tensors), convergence: msg.state.convergence ?? [], preview }, true);
 });
 
 // ---- rendering ------------------------------------------------------------------------------------
@@ -128,12 +132,16 @@ function renderHeader(s: PanelState): void {
 
 function renderBody(s: PanelState): void {
   const r = s.result;
+  // While running: the latest preliminary diagonal, until the result replaces it.
+  const preview = !r && s.status === 'running' ? s.preview ?? null : null;
   checkpoints.render(s.checkpoints);
   show(ui.placeholder, !r && !s.error && !s.checkpoints?.rows.length);
   if (!r) {
     ui.placeholderText.textContent =
       s.status === 'running'
-        ? 'Computing the curvature: the summary, charts and heatmaps appear when the run finishes.'
+        ? preview
+          ? 'Computing the curvature: a preliminary diagonal is shown below; the summary, charts and final heatmaps appear when the run finishes.'
+          : 'Computing the curvature: the summary, charts and heatmaps appear when the run finishes.'
         : s.status === 'cancelled'
           ? 'The inspection was cancelled before it finished.'
           : 'Run “Curvature Lens: Inspect Hessian” on a TensorFlow.js model.json (from the Explorer’s context menu or the Command Palette) to see the curvature of its loss here.';
@@ -145,12 +153,14 @@ function renderBody(s: PanelState): void {
   const points = s.convergence ?? [];
   show(ui.convergenceCard, points.length >= 2);
   show(ui.densityCard, !!r?.global.density);
-  show(ui.layersBlock, !!r);
+  show(ui.layersBlock, !!r || !!preview);
   const tKey = tensorsKey(s.tensors);
   const rKey = r ? JSON.stringify(r) : '';
-  if (rKey !== shownResultKey || tKey !== shownTensorsKey) {
+  const pKey = previewKey(preview);
+  if (rKey !== shownResultKey || tKey !== shownTensorsKey || pKey !== shownPreviewKey) {
     shownResultKey = rKey;
     shownTensorsKey = tKey;
+    shownPreviewKey = pKey;
     heatmaps.clear();
     if (r) {
       renderSummary(ui.summary, r, s.tensors);
@@ -163,7 +173,7 @@ function renderBody(s: PanelState): void {
     } else {
       replaceChildren(ui.summary);
       replaceChildren(ui.traces);
-      replaceChildren(ui.layers);
+      replaceChildren(ui.layers, ...(preview ? previewSections(preview, heatmaps) : []));
     }
   }
   const last = points[points.length - 1];

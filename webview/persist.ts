@@ -69,7 +69,7 @@ export function encodeTensors(tensors: readonly TensorArrays[], maxEntries = MAX
 
 /** What to pass to setState; `encoded` lets the caller reuse the tensors' encoding while they are unchanged. */
 export function toSaved(state: PanelState, scale: Scale, encoded = encodeTensors(state.tensors)): SavedState {
-  return { v: SAVED_VERSION, scale, state: { ...state, tensors: encoded.tensors, checkpoints: null }, tensorsOmitted: encoded.omitted };
+  return { v: SAVED_VERSION, scale, state: { ...state, tensors: encoded.tensors, checkpoints: null, preview: null }, tensorsOmitted: encoded.omitted };
 }
 
 /**

@@ -5,7 +5,7 @@
  * an AbortSignal between HVPs. Imports no vscode.
  */
 import { CancelledError, InputError } from '../errors.js';
-import type { ConvergencePoint, DiagonalEstimate, EigenSummary, InspectResult, InspectSettings, LayerResult, Progress, TraceEstimate } from '../protocol.js';
+import type { ConvergencePoint, DiagonalEstimate, DiagonalPreview, EigenSummary, InspectResult, InspectSettings, LayerResult, Progress, TraceEstimate } from '../protocol.js';
 import { prepareData, readArrays } from '../readers/dataset.js';
 import { hutchinson } from '../estimators/hutchinson.js';
 import { hutchpp } from '../estimators/hutchpp.js';
@@ -25,11 +25,14 @@ import { FiniteGuard } from './nonFinite.js';
 import { defaultWorkers, HvpPool } from './hvpPool.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 import { computeInsights, INSIGHT_DEFAULTS, shareAccumulator } from './insights.js';
+import { DiagonalPreviews, FIRST_PREVIEW_PRODUCTS } from './diagonalPreview.js';
 
 /** The run's settings (shared with the worker protocol) and its cancellation and progress hooks. */
 export interface InspectOptions extends InspectSettings {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Preliminary per-tensor diagonals while the run goes on (see diagonalPreview.ts). */
+  onPreview?: (p: DiagonalPreview) => void;
 }
 
 export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, densityRuns: 3, densitySteps: 80, samples: 100, top: 5, bottom: 5, exactLimit: 5000, seed: 0, backend: 'auto' as BackendRequest, memoryBudget: 2 * 2 ** 30, syntheticExamples: DEFAULT_SYNTHETIC_EXAMPLES, ...INSIGHT_DEFAULTS, workers: defaultWorkers() };
@@ -131,6 +134,9 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const stacked = fit >= 2 && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
   const K = stacked ? fit : 1;
   const W = K * o.workers;
+  // The first batch of probes is small (at most FIRST_PREVIEW_PRODUCTS per worker) so that a preview
+  // comes soon; stacked shares of any size ≥ 2 give the same bits, so the results do not change.
+  const firstBatch = Math.min(K, FIRST_PREVIEW_PRODUCTS) * o.workers;
   // Independent HVP batches are shared over `workers` threads (hvpPool.ts); results do not depend on it.
   const pool = new HvpPool(o.workers, { model: { path: o.modelPath }, weights: net.initial, dataset, loss, chunkSize, backend, stacked }, (vs) => obj.hvpMany(vs), signal);
   let hvps = 0;
@@ -176,7 +182,8 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     const blocks = net.blocks.map((b) => [b.start, b.end] as [number, number]);
     // ‖diag H‖² / ‖H‖_F² from the diagonal estimator's own Rademacher probes (not needed with --exact).
     const share = o.exact ? null : shareAccumulator(P, blocks, o.estimator === 'xdiag' ? Math.floor(o.matvecs / 2) : o.samples, o.memoryBudget);
-    const onProduct = share ? (z: Float32Array, hz: Float32Array) => share.push(z, hz) : undefined;
+    const previews = options.onPreview ? new DiagonalPreviews(net.blocks, P, o.estimator === 'xdiag' ? { estimator: 'xdiag', probes: Math.floor(o.matvecs / 2), planned: o.matvecs } : { estimator: o.exact ? 'exact' : 'hutchinson', probes: o.samples, planned: o.exact ? P : o.samples }, options.onPreview) : null;
+    const onProduct = share || previews ? (z: Float32Array, hz: Float32Array) => (share?.push(z, hz), previews?.push(z, hz)) : undefined;
     if (o.exact) {
       dense = new Float32Array(P * P);
       diag = new Float64Array(P);
@@ -196,6 +203,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         report({ phase: 'diagonal', message: 'exact Hessian, one HVP per parameter', done, total: P, eta: eta(t0, done, P) });
       }
       symmetrise(dense, P);
+      previews?.final('exact', diag, null, null, P);
       const exactTrace = (s: number, e2: number): TraceEstimate => ({ value: sum(diag, s, e2), stderr: null, method: 'exact', matvecs: P, samples: null });
       globalTrace = exactTrace(0, P);
       blockTraces = blocks.map(([s, e2]) => exactTrace(s, e2));
@@ -209,12 +217,14 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         signal,
         matvecMany,
         batchSize: W,
+        firstBatchSize: firstBatch,
         onProduct,
         onProgress: (done, planned) => report({ phase: 'diagonal', message: 'XDiag/XTrace sketch', done, total: planned, eta: eta(t0, done, planned) }),
       });
       diag = x.diagonal.values;
       diagStderr = x.diagonal.stderr;
       diagMeta = { method: 'xdiag', samples: null, matvecs: x.diagonal.matvecs };
+      previews?.final('xdiag', diag, diagStderr, x.diagonal.samples, x.diagonal.matvecs);
       const est = (t: { value: number; stderr: number | null; matvecs: number }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'xtrace', matvecs: t.matvecs, samples: null });
       globalTrace = est(x.trace);
       blockTraces = x.blockTraces.map(est);
@@ -226,7 +236,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
         rng: new Rng(derive(o.seed, 2)),
         blocks,
         signal,
-        batch: { size: W, matvecMany },
+        batch: { size: W, first: firstBatch, matvecMany },
         onProduct,
         onProbe: (done, running) => {
           convergence.push({ matvecs: done, value: running.trace.value, stderr: running.trace.stderr });
@@ -242,6 +252,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       });
       diag = h.diagonal.values;
       diagStderr = h.diagonal.stderr;
+      previews?.final('hutchinson', diag, diagStderr, o.samples, o.samples);
       const est = (t: { value: number; stderr: number | null }): TraceEstimate => ({ value: t.value, stderr: t.stderr, method: 'hutchinson', matvecs: o.samples, samples: o.samples });
       globalTrace = est(h.trace);
       blockTraces = h.blockTraces.map(est);

@@ -17,9 +17,10 @@ export interface HutchinsonOptions {
   onProduct?: (z: Float32Array, hz: Float32Array) => void;
   /**
    * Apply the operator to `size` probes at once (e.g. several HVPs in one pass). The probes and their
-   * order are the same as one at a time, so results do not depend on the batch size.
+   * order are the same as one at a time, so results do not depend on the batch size. `first`: at most
+   * this many in the first group (default `size`), for a first look (onProduct) sooner.
    */
-  batch?: { size: number; matvecMany: (vs: Float32Array[]) => Promise<Float32Array[]> };
+  batch?: { size: number; first?: number; matvecMany: (vs: Float32Array[]) => Promise<Float32Array[]> };
 }
 
 /**
@@ -60,9 +61,10 @@ export async function hutchinson(matvec: MatVec, n: number, opts: HutchinsonOpti
   const blockStats = blocks.map(() => new Welford());
 
   const group = Math.max(1, Math.floor(opts.batch?.size ?? 1));
-  for (let first = 1; first <= m; first += group) {
+  const firstGroup = Math.max(1, Math.min(group, Math.floor(opts.batch?.first ?? group)));
+  for (let first = 1, step = firstGroup; first <= m; first += step, step = group) {
     if (signal?.aborted) throw new CancelledError();
-    const zs = Array.from({ length: Math.min(group, m - first + 1) }, () => opts.rng.rademacher(n));
+    const zs = Array.from({ length: Math.min(step, m - first + 1) }, () => opts.rng.rademacher(n));
     const hzs = opts.batch && zs.length > 1 ? await opts.batch.matvecMany(zs.map((z) => z.slice())) : [await matvec(zs[0].slice())];
     if (signal?.aborted) throw new CancelledError();
     zs.forEach((z, j) => probe(first + j, z, hzs[j]));

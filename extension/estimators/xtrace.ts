@@ -20,6 +20,11 @@ export interface SketchOptions {
   matvecMany?: (vs: Float32Array[]) => Promise<Float32Array[]>;
   /** Most vectors per matvecMany call (default: a whole stage at once). */
   batchSize?: number;
+  /**
+   * Most vectors in the very first matvecMany call (default batchSize): a small first group gives the
+   * caller its first products (onProduct) sooner. The vectors, their order and the results are the same.
+   */
+  firstBatchSize?: number;
   /** Called after each matvec or batch with the matvecs done and the total planned so far. */
   onProgress?: (done: number, planned: number) => void;
 }
@@ -27,7 +32,7 @@ export interface SketchOptions {
 export interface XTraceOptions extends SketchOptions {
   /** Diagonal blocks [start, end) (e.g. one per layer) whose traces to estimate from the same sketch. */
   blocks?: Array<[start: number, end: number]>;
-  /** Sees each Rademacher test vector ω_i and its product Hω_i (the sketch Y), in order. */
+  /** Sees each Rademacher test vector ω_i and its product Hω_i (the sketch Y), in order, as each group of products arrives. */
   onProduct?: (omega: Float32Array, y: Float32Array) => void;
 }
 
@@ -118,8 +123,8 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
   if (opts.signal?.aborted) throw new CancelledError();
 
   const omega = Array.from({ length: k }, () => opts.rng.rademacher(n));
-  const y = await apply(omega);
-  if (opts.onProduct) omega.forEach((w, i) => opts.onProduct!(w, y[i]));
+  const onProduct = opts.onProduct;
+  const y = await apply(omega, onProduct ? (first, hvs) => hvs.forEach((hv, j) => onProduct(omega[first + j], hv)) : undefined);
   const { q, r, rank } = qrColumns(y);
   apply.replan(k + rank);
   const z = await apply(q);
@@ -275,15 +280,17 @@ export function operator(
   n: number,
   opts: SketchOptions,
   planned: number,
-): ((vs: ArrayLike<number>[]) => Promise<Float32Array[]>) & { replan: (p: number) => void } {
+): ((vs: ArrayLike<number>[], onGroup?: (first: number, hvs: Float32Array[]) => void) => Promise<Float32Array[]>) & { replan: (p: number) => void } {
   const { signal, matvecMany, onProgress } = opts;
   const size = matvecMany ? Math.max(1, Math.floor(opts.batchSize ?? Number.POSITIVE_INFINITY)) : 1;
+  let firstSize = matvecMany ? Math.max(1, Math.min(size, Math.floor(opts.firstBatchSize ?? size))) : 1;
   let done = 0;
-  const f = async (vs: ArrayLike<number>[]): Promise<Float32Array[]> => {
+  const f = async (vs: ArrayLike<number>[], onGroup?: (first: number, hvs: Float32Array[]) => void): Promise<Float32Array[]> => {
     const out: Float32Array[] = [];
-    for (let first = 0; first < vs.length; first += size) {
+    for (let first = 0, step = firstSize; first < vs.length; first += step, step = size) {
+      firstSize = size; // only the run's very first group is the small one
       if (signal?.aborted) throw new CancelledError();
-      const group = vs.slice(first, first + size).map((v) => new Float32Array(v));
+      const group = vs.slice(first, first + step).map((v) => new Float32Array(v));
       const res = matvecMany ? await matvecMany(group) : [await matvec(group[0])];
       if (signal?.aborted) throw new CancelledError();
       if (res.length !== group.length) throw new RangeError(`${who}: matvecMany returned ${res.length} vectors, expected ${group.length}`);
@@ -293,6 +300,7 @@ export function operator(
         out.push(hv);
       }
       done += group.length;
+      onGroup?.(first, res);
       onProgress?.(done, planned);
     }
     return out;

@@ -14,6 +14,7 @@ import { companionFiles } from './modelFiles.js';
 import type { CurvaturePanel } from './panel.js';
 import { inspectCheckpointsCommand } from './checkpoints.js';
 import { mayReadWorkspace } from './trust.js';
+import { panelPreview } from './preview.js';
 
 interface Entry {
   result: InspectResult;
@@ -35,6 +36,7 @@ const IDLE: PanelState = {
   stale: false,
   focusLayer: null,
   checkpoints: null,
+  preview: null,
 };
 
 export class Session implements vscode.Disposable {
@@ -169,6 +171,9 @@ export class Session implements vscode.Disposable {
               lastFraction = Math.max(lastFraction, fraction);
               this.update({ progress: p, convergence: p.running ? [...convergence] : this.state.convergence });
             },
+            onPreview: (p) => {
+              if (this.running === source) this.update({ preview: panelPreview(p) });
+            },
           });
           // The engine's own record (Hutchinson's running estimate or XTrace's prefixes) when it has one.
           const conv = result.global.trace.convergence ?? convergence;
@@ -183,13 +188,13 @@ export class Session implements vscode.Disposable {
           this.latest = entry;
           this.watch(files);
           this.output.appendLine(`[done] ${result.timing.hvps} HVPs in ${result.timing.seconds.toFixed(1)} s on ${result.backend}`);
-          this.update({ status: 'done', progress: null, result: strip(result), tensors: entry.tensors, convergence: conv, error: null, stale: changed, banner: bannerOf(result) });
+          this.update({ status: 'done', progress: null, preview: null, result: strip(result), tensors: entry.tensors, convergence: conv, error: null, stale: changed, banner: bannerOf(result) });
         } catch (e) {
           const err = e instanceof WorkerError ? e : new WorkerError('internal', String(e));
           if (this.running !== source) return; // replaced by a newer run: its state stands
           if (err.kind === 'cancelled') {
             this.output.appendLine('[cancelled]');
-            this.update({ status: 'cancelled', progress: null });
+            this.update({ status: 'cancelled', progress: null, preview: null });
           } else {
             this.fail(err.kind, err.message);
           }
@@ -232,7 +237,7 @@ export class Session implements vscode.Disposable {
 
   private fail(kind: 'input' | 'internal', message: string): void {
     this.output.appendLine(`[error] ${message}`);
-    this.update({ status: 'error', progress: null, error: { kind, message } });
+    this.update({ status: 'error', progress: null, preview: null, error: { kind, message } });
     void vscode.window.showErrorMessage(`Curvature Lens: ${message.split('\n')[0]}`, 'Show Output').then((a) => {
       if (a) this.output.show();
     });

@@ -5,7 +5,7 @@
  * the last stderr lines) when it dies. Never throws anything but WorkerError.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import type { CheckpointDiagonal, CheckpointProgress, CheckpointsResult, ErrorKind, HostToWorker, InspectResult, Progress, WorkerCheckpointsOptions, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
+import type { CheckpointDiagonal, CheckpointProgress, CheckpointsResult, DiagonalPreview, ErrorKind, HostToWorker, InspectResult, Progress, WorkerCheckpointsOptions, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
 import { checkWorkerMessage, OUT_OF_MEMORY } from './workerMessages.js';
 
 export { OUT_OF_MEMORY };
@@ -23,6 +23,8 @@ export interface WorkerRunOptions {
   workerPath: string;
   options: WorkerInspectOptions;
   onProgress: (p: Progress) => void;
+  /** Preliminary diagonals while the run goes on (inspect only). */
+  onPreview?: (p: DiagonalPreview) => void;
   log: (line: string) => void;
   /** Fires to cancel the run. */
   cancel: { onCancellationRequested(listener: () => void): { dispose(): void } };
@@ -142,6 +144,9 @@ function runJob<T>(
             break;
           case 'progress':
             o.onProgress(msg.progress, msg.checkpoint);
+            break;
+          case 'preview':
+            o.onPreview?.(msg.preview);
             break;
           case 'result':
           case 'checkpointsResult': {

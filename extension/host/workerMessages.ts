@@ -42,12 +42,29 @@ export function checkWorkerMessage(raw: unknown): WorkerToHost | string {
         return 'a checkpoints result without one list of diagonals per checkpoint';
       return raw as WorkerToHost;
     }
+    case 'preview':
+      return checkPreview(raw.preview) ?? (raw as WorkerToHost);
     case 'error':
       if (!KINDS.has(raw.kind as string) || typeof raw.message !== 'string') return 'an error message without a valid kind and text';
       return raw as WorkerToHost;
     default:
       return `an unknown message type ${preview(raw.type)}`;
   }
+}
+
+const METHODS = new Set(['exact', 'hutchinson', 'xdiag']);
+
+/** Why a preview is malformed, or null: the fields the panel reads, and values matching each shape. */
+function checkPreview(p: unknown): string | null {
+  if (!isObj(p) || !METHODS.has(p.method as string) || !METHODS.has(p.estimator as string) || !isNum(p.matvecs) || !isNum(p.planned) || typeof p.final !== 'boolean') return 'a preview without a valid method and counts';
+  if (p.samples !== null && !isNum(p.samples)) return 'a preview with a non-numeric sample count';
+  const ok = (t: unknown) => {
+    if (!isObj(t) || typeof t.layer !== 'string' || typeof t.name !== 'string' || !Array.isArray(t.shape) || !t.shape.every(isNum) || !Array.isArray(t.values)) return false;
+    const n = (t.shape as number[]).reduce((a, b) => a * b, 1);
+    return t.values.length === n && (t.stderr === null || (Array.isArray(t.stderr) && t.stderr.length === n));
+  };
+  if (!Array.isArray(p.tensors) || !p.tensors.every(ok)) return 'a preview whose tensors do not match their shapes';
+  return null;
 }
 
 function preview(v: unknown): string {

@@ -39,7 +39,7 @@ process.on('message', (msg: HostToWorker) => {
   const job: Promise<void> =
     msg.type === 'checkpoints'
       ? runCheckpoints(msg.options, controller.signal, onProgress).then(({ result, diagonals }) => send({ type: 'checkpointsResult', id: msg.id, result, diagonals }))
-      : inspect({ ...msg.options, signal: controller.signal, onProgress }).then((result) => send({ type: 'result', id: msg.id, result }));
+      : inspect({ ...msg.options, signal: controller.signal, onProgress, onPreview: (preview) => send({ type: 'preview', id: msg.id, preview }) }).then((result) => send({ type: 'result', id: msg.id, result }));
   job
     .catch((e: unknown) => {
       const kind = e instanceof InputError ? 'input' : e instanceof CancelledError ? 'cancelled' : 'internal';
