@@ -21,6 +21,7 @@ import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
 import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
+import type { Network } from './network.js';
 import { FiniteGuard } from './nonFinite.js';
 import { defaultWorkers, HvpPool } from './hvpPool.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
@@ -43,13 +44,21 @@ const MAX_LANCZOS_STEPS = 300;
 /** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
 const MAX_BATCH = 32;
 /**
- * HVPs are stacked only for small models (parameters × chunk examples and activation bytes per copy
- * below these), where op dispatch dominates: on wasm, 4 stacked HVPs of a 784-256-256-10 MLP on 128
- * examples took 3× as long as 4 single ones. A property of the model, not a timing, because on wasm
- * stacked and single HVPs differ in the last bits and a seed must reproduce.
+ * Reverse-over-reverse HVPs are stacked only for small models without convolutions (parameters × chunk
+ * examples and activation bytes per copy below these), where op dispatch dominates: on wasm, 4 stacked
+ * HVPs of a 784-256-256-10 MLP on 128 examples took 3× as long as 4 single ones, and stacked convolutions
+ * are window-built (layers.ts) while single ones run on tfjs' kernel (6× faster per HVP on examples/cnn).
+ * R-operator HVPs (rop.ts) always stack: the directions share one forward pass (examples/mlp 2.9 → 1.5 ms
+ * per HVP at 8, the 784 MLP 16.7 → 12.7 ms). A property of the model, not a timing, because on wasm
+ * stacked and single HVPs may differ in the last bits and a seed must reproduce.
  */
 const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
 const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
+
+/** Whether the network has convolution layers (Keras Conv2D/DepthwiseConv2D, ONNX Conv). */
+function convolutional(net: Network): boolean {
+  return net.blocks.some((b) => /conv/i.test(b.className));
+}
 
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
@@ -131,7 +140,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   // Independent HVPs (exact columns, probes) go K at a time through stacked weight copies (small models
   // only), K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
   const fit = Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1)));
-  const stacked = fit >= 2 && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
+  const stacked = fit >= 2 && (obj.rop || (!convolutional(net) && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES));
   const K = stacked ? fit : 1;
   const W = K * o.workers;
   // The first batch of probes is small (at most FIRST_PREVIEW_PRODUCTS per worker) so that a preview

@@ -115,18 +115,23 @@ export class Objective {
     const K = vs.length;
     const out = vs.map(() => new Float64Array(this.size));
     const chain = this.rop ? this.net.denseChain! : null;
-    const stacked = this.net.params.map((p) => {
-      const buf = new Float32Array(K * p.size);
-      vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
-      return tf.tensor(buf, K === 1 && !chain ? p.shape : [K, ...p.shape]);
-    });
+    // Reverse-over-reverse reads the directions stacked ([K, ...shape]); the R-operator one by one.
+    const stacked = chain
+      ? vs.flatMap((v) => this.net.params.map((p) => tf.tensor(v.subarray(p.offset, p.offset + p.size), p.shape)))
+      : this.net.params.map((p) => {
+          const buf = new Float32Array(K * p.size);
+          vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
+          return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
+        });
     const weights = K === 1 || chain ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
     try {
       for (const c of this.chunks) {
         const flat = tf.tidy(() => {
           if (chain) {
-            const hv = denseChainHvp(chain, this.net.head, this.loss, weights, stacked, c.x, c.y, this.total, K);
-            return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1);
+            const P = this.net.params.length;
+            const perDirection = vs.map((_, k) => stacked.slice(k * P, (k + 1) * P));
+            const hv = denseChainHvp(chain, this.net.head, this.loss, weights, perDirection, c.x, c.y, this.total);
+            return tf.concat(hv.flatMap((h) => h.map((t) => tf.reshape(t, [-1]))));
           }
           const x = K === 1 ? c.x : tf.tile(c.x, [K, ...c.x.shape.slice(1).map(() => 1)]);
           const y = K === 1 ? c.y : tf.tile(c.y, [K, ...c.y.shape.slice(1).map(() => 1)]);

@@ -1,7 +1,7 @@
 /**
  * Exact Hessian-vector products of a chain of Dense layers by Pearlmutter's R-operator (forward-over-
  * reverse written out per layer; Pearlmutter 1994, "Fast exact multiplication by the Hessian", §4;
- * Schraudolph 2002 for the loss/logit part), for K directions at once.
+ * Schraudolph 2002 for the loss/logit part), for several directions at once.
  *
  * With z_l = a_{l−1} W_l + b_l, a_l = σ_l(z_l), a_0 = x, logits z_L, and R{·} the directional derivative
  * along V = (VW_l, Vb_l):
@@ -10,7 +10,7 @@
  *   backward     (HV)W_l = Ra_{l−1}ᵀ δ_l + a_{l−1}ᵀ Rδ_l,           (HV)b_l = Σ_n Rδ_l
  *                e = δ_l W_lᵀ,  Re = Rδ_l W_lᵀ + δ_l VW_lᵀ,
  *                δ_{l−1} = σ'(z_{l−1}) ⊙ e,  Rδ_{l−1} = σ'(z_{l−1}) ⊙ Re + σ''(z_{l−1}) ⊙ Rz_{l−1} ⊙ e.
- * The forward pass and δ are shared by the K directions; only R-quantities carry the K axis. No tape,
+ * The forward pass and δ are shared by all directions; each direction adds its R-passes. No tape,
  * no nested differentiation: it sidesteps tfjs' second-order faults and its tape bookkeeping, which
  * dominates HVPs of small models. Reverse-over-reverse (autodiff.ts) stays the reference (tests compare
  * the two on every activation and loss) and the path for every other architecture.
@@ -72,71 +72,73 @@ export function ropSupports(chain: DenseLink[], head: Activation, loss: LossSpec
 }
 
 /**
- * H·V for the loss Σ_n ℓ(z_n, y_n) / total of one chunk, for K directions stacked on a leading axis
- * (vs[i] is [K, ...params[i].shape]). Returns one [K, ...shape] tensor per parameter. Call in tf.tidy.
+ * H·v for the loss Σ_n ℓ(z_n, y_n) / total of one chunk, for each direction in `vs` (vs[k][i] shaped
+ * like params[i]); the forward pass and the backward δ are computed once for all of them. Returns one
+ * list of tensors per direction, in params order. Call in tf.tidy.
  */
-export function denseChainHvp(chain: DenseLink[], head: Activation, loss: LossSpec, w: tf.Tensor[], vs: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, total: number, K: number): tf.Tensor[] {
+export function denseChainHvp(chain: DenseLink[], head: Activation, loss: LossSpec, w: tf.Tensor[], vs: tf.Tensor[][], x: tf.Tensor, y: tf.Tensor, total: number): tf.Tensor[][] {
   const n = x.shape[0];
   const L = chain.length;
-  // Forward (shared) and R-forward (K directions).
-  const a: tf.Tensor[] = [tf.reshape(x, [n, -1])];
-  const z: tf.Tensor[] = [];
+  // Shared: a_l, z_l, σ', σ'' and, backwards, e_l = δ_{l+1} W_{l+1}ᵀ and δ_l.
+  const a: tf.Tensor2D[] = [tf.reshape(x, [n, -1])];
+  const z: tf.Tensor2D[] = [];
   const d: Array<ReturnType<Derivatives>> = [];
-  const Rz: tf.Tensor[] = [];
-  let Ra: tf.Tensor | null = null;
   chain.forEach((link, l) => {
-    const W = w[link.kernel];
-    const [inDim, out] = W.shape;
-    let zl = tf.matMul(a[l] as tf.Tensor2D, W as tf.Tensor2D);
-    if (link.bias !== null) zl = tf.add(zl, w[link.bias]);
+    let zl: tf.Tensor2D = tf.matMul(a[l], w[link.kernel] as tf.Tensor2D);
+    if (link.bias !== null) zl = tf.add(zl, w[link.bias]) as tf.Tensor2D;
     z.push(zl);
-    let rz = tf.matMul(tf.reshape(a[l], [1, n, inDim]) as tf.Tensor3D, vs[link.kernel] as tf.Tensor3D);
-    if (Ra) rz = tf.add(rz, tf.reshape(tf.matMul(tf.reshape(Ra, [K * n, inDim]) as tf.Tensor2D, W as tf.Tensor2D), [K, n, out]));
-    if (link.bias !== null) rz = tf.add(rz, tf.reshape(vs[link.bias], [K, 1, out]));
-    Rz.push(rz);
     if (l === L - 1) return;
-    const al = activate(zl, link.activation);
+    const al = activate(zl, link.activation) as tf.Tensor2D;
     a.push(al);
-    const dl = DERIVATIVES[link.activation]!(zl, al);
-    d.push(dl);
-    Ra = dl.d1 ? tf.mul(dl.d1, rz) : rz;
+    d.push(DERIVATIVES[link.activation]!(zl, al));
   });
-  // The loss: δ = ∂ℓ/∂z and Rδ = ∂²ℓ/∂z² · Rz at the logits.
-  let { delta, rdelta } = lossDerivatives(loss, head, z[L - 1], Rz[L - 1], y, total);
-  const hv: tf.Tensor[] = new Array(w.length);
-  for (let l = L - 1; l >= 0; l--) {
-    const link = chain[l];
-    const W = w[link.kernel];
-    const [inDim, out] = W.shape;
-    const aT = tf.reshape(tf.transpose(a[l]), [1, inDim, n]);
-    let hW = tf.matMul(aT as tf.Tensor3D, rdelta as tf.Tensor3D);
-    if (l > 0) {
-      const RaPrev = d[l - 1].d1 ? tf.mul(d[l - 1].d1!, Rz[l - 1]) : Rz[l - 1];
-      hW = tf.add(hW, tf.matMul(tf.transpose(RaPrev, [0, 2, 1]) as tf.Tensor3D, tf.reshape(delta, [1, n, out]) as tf.Tensor3D));
-    }
-    hv[link.kernel] = hW;
-    if (link.bias !== null) hv[link.bias] = tf.sum(rdelta, 1);
-    if (l === 0) break;
-    const WT = tf.transpose(W);
-    const e = tf.matMul(delta as tf.Tensor2D, WT as tf.Tensor2D);
-    const re = tf.add(
-      tf.reshape(tf.matMul(tf.reshape(rdelta, [K * n, out]) as tf.Tensor2D, WT as tf.Tensor2D), [K, n, inDim]),
-      tf.matMul(tf.reshape(delta, [1, n, out]) as tf.Tensor3D, tf.transpose(vs[link.kernel], [0, 2, 1]) as tf.Tensor3D),
-    );
-    const { d1, d2 } = d[l - 1];
-    delta = d1 ? tf.mul(d1, e) : e;
-    rdelta = d1 ? tf.mul(d1, re) : re;
-    if (d2) rdelta = tf.add(rdelta, tf.mul(tf.mul(d2, e), Rz[l - 1]));
+  const aT = a.map((t) => tf.transpose(t) as tf.Tensor2D);
+  const WT = chain.map((link) => tf.transpose(w[link.kernel]) as tf.Tensor2D);
+  const { delta: deltaL, curvature } = lossDerivatives(loss, head, z[L - 1], y, total);
+  const delta: tf.Tensor2D[] = new Array(L);
+  const e: tf.Tensor2D[] = new Array(L);
+  delta[L - 1] = deltaL as tf.Tensor2D;
+  for (let l = L - 1; l > 0; l--) {
+    e[l - 1] = tf.matMul(delta[l], WT[l]);
+    delta[l - 1] = (d[l - 1].d1 ? tf.mul(d[l - 1].d1!, e[l - 1]) : e[l - 1]) as tf.Tensor2D;
   }
-  return hv;
+  return vs.map((v) => {
+    // R-forward.
+    const Rz: tf.Tensor2D[] = [];
+    const Ra: Array<tf.Tensor2D | null> = [null];
+    chain.forEach((link, l) => {
+      let rz: tf.Tensor2D = tf.matMul(a[l], v[link.kernel] as tf.Tensor2D);
+      if (Ra[l]) rz = tf.add(rz, tf.matMul(Ra[l]!, w[link.kernel] as tf.Tensor2D));
+      if (link.bias !== null) rz = tf.add(rz, v[link.bias]) as tf.Tensor2D;
+      Rz.push(rz);
+      if (l < L - 1) Ra.push((d[l].d1 ? tf.mul(d[l].d1!, rz) : rz) as tf.Tensor2D);
+    });
+    // R-backward.
+    const hv: tf.Tensor[] = new Array(w.length);
+    let rdelta = curvature(Rz[L - 1]) as tf.Tensor2D;
+    for (let l = L - 1; l >= 0; l--) {
+      const link = chain[l];
+      let hW = tf.matMul(aT[l], rdelta);
+      if (Ra[l]) hW = tf.add(hW, tf.matMul(tf.transpose(Ra[l]!), delta[l]));
+      hv[link.kernel] = hW;
+      if (link.bias !== null) hv[link.bias] = tf.sum(rdelta, 0);
+      if (l === 0) break;
+      const re = tf.add(tf.matMul(rdelta, WT[l]), tf.matMul(delta[l], tf.transpose(v[link.kernel]) as tf.Tensor2D));
+      const { d1, d2 } = d[l - 1];
+      let next = d1 ? tf.mul(d1, re) : re;
+      if (d2) next = tf.add(next, tf.mul(tf.mul(d2, e[l - 1]), Rz[l - 1]));
+      rdelta = next as tf.Tensor2D;
+    }
+    return hv;
+  });
 }
 
 /**
- * ∂ℓ/∂z and its directional derivative at the logits z [N, D] for the engine's losses (loss.ts, divided
- * by `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z), binary cross-entropy on logits averaged
+ * ∂ℓ/∂z and r ↦ ∂²ℓ/∂z² · r at the logits z [N, D] for the engine's losses (loss.ts, divided by
+ * `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z), binary cross-entropy on logits averaged
  * over the D outputs, mean squared error of head(z) averaged over the D outputs.
  */
-function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, rz: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; rdelta: tf.Tensor } {
+function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; curvature: (r: tf.Tensor) => tf.Tensor } {
   const D = z.shape[z.rank - 1];
   switch (loss.name) {
     case 'sparse-categorical-cross-entropy':
@@ -145,22 +147,23 @@ function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, rz: tf.
       const shifted = tf.sub(z, tf.max(z, -1, true));
       const p = tf.div(tf.exp(shifted), tf.sum(tf.exp(shifted), -1, true));
       const s = tf.sum(y, -1, true);
-      const pr = tf.mul(p, rz);
-      return { delta: tf.div(tf.sub(tf.mul(s, p), y), total), rdelta: tf.mul(tf.div(s, total), tf.sub(pr, tf.mul(p, tf.sum(pr, -1, true)))) };
+      const sp = tf.mul(tf.div(s, total), p);
+      return { delta: tf.div(tf.sub(tf.mul(s, p), y), total), curvature: (r) => tf.sub(tf.mul(sp, r), tf.mul(sp, tf.sum(tf.mul(p, r), -1, true))) };
     }
     case 'binary-cross-entropy': {
       const p = tf.sigmoid(z);
-      return { delta: tf.div(tf.sub(p, y), D * total), rdelta: tf.mul(tf.div(tf.mul(p, tf.sub(1, p)), D * total), rz) };
+      const c = tf.div(tf.mul(p, tf.sub(1, p)), D * total);
+      return { delta: tf.div(tf.sub(p, y), D * total), curvature: (r) => tf.mul(c, r) };
     }
     case 'mean-squared-error': {
       const a = activate(z, head);
       const { d1, d2 } = DERIVATIVES[head]!(z, a);
       const r = tf.sub(a, y);
       const c = 2 / (D * total);
-      const delta = tf.mul(c, d1 ? tf.mul(r, d1) : r);
-      let curv: tf.Tensor = d1 ? tf.square(d1) : tf.onesLike(z);
-      if (d2) curv = tf.add(curv, tf.mul(r, d2));
-      return { delta, rdelta: tf.mul(tf.mul(c, curv), rz) };
+      let curv: tf.Tensor | null = d1 ? tf.square(d1) : null;
+      if (d2) curv = tf.add(curv ?? 1, tf.mul(r, d2));
+      const scaled = curv ? tf.mul(c, curv) : null;
+      return { delta: tf.mul(c, d1 ? tf.mul(r, d1) : r), curvature: (rz) => (scaled ? tf.mul(scaled, rz) : tf.mul(c, rz)) };
     }
   }
 }
