@@ -74,9 +74,11 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const rows: Row[] = [];
   for (const workers of workerCounts) {
     const before = rssMb();
-    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked: c.stacked ?? false }, (vs) => obj.hvpMany(vs));
+    // Stacked as inspect stacks: R-operator (Dense chain) models; none of the others here is small enough.
+    const stacked = obj.rop;
+    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked }, (vs) => obj.hvpMany(vs));
     try {
-      const vs = Array.from({ length: (c.stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      const vs = Array.from({ length: (stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
       const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
       const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadBefore = loadavg();
   const controlBefore = await parallelControl();
-  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'peak RSS MB', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'PyTorch HVP / grad', 'peak RSS MB', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
@@ -189,6 +191,7 @@ async function main(): Promise<void> {
           (res.hvpMs / res.gradientMs).toFixed(2),
           typeof t === 'string' ? 'n/a' : t.hvp_ms.toFixed(1),
           typeof t === 'string' ? 'n/a' : (res.hvpMs / t.hvp_ms).toFixed(1),
+          typeof t === 'string' ? 'n/a' : (t.hvp_ms / t.gradient_ms).toFixed(2),
           row.peakRssMb.toFixed(0),
           row.probesPerSecond.toFixed(1),
           typeof tw === 'string' ? 'n/a' : (1000 / tw.hvp_ms).toFixed(1),
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked for examples/mlp, which inspect stacks); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked where inspect stacks: the Dense chains, whose HVPs are R-operator ones); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,

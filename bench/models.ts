@@ -29,8 +29,6 @@ export interface Case {
   load: () => { file: TfjsModelFile; dataset: Dataset; loss: LossSpec };
   /** Backends to run, each with the worker counts to measure. */
   runs: Array<[BackendName, number[]]>;
-  /** Whether inspect stacks this model's HVPs (only small models; see STACK_MAX_* in inspect.ts). */
-  stacked?: boolean;
 }
 
 const dense = (units: number, activation = 'relu'): Layer => ({ type: 'dense', units, activation });
@@ -109,7 +107,7 @@ function widthFor(factor: number): number {
 const W2 = [1, 2];
 const mlp = (h: number): Spec => ({ input: [784], layers: [dense(h), dense(h), dense(10, 'softmax')] });
 export const CASES: Case[] = [
-  { ...example('mlp', { input: [2], layers: [dense(32, 'tanh'), dense(32), dense(3, 'softmax')] }, 512, [['wasm', W2], ['cpu', W2]]), stacked: true },
+  example('mlp', { input: [2], layers: [dense(32, 'tanh'), dense(32), dense(3, 'softmax')] }, 512, [['wasm', W2], ['cpu', W2]]),
   example('cnn', { input: [12, 12, 1], layers: [conv(8), { type: 'maxpool', size: 2 }, conv(8), { type: 'flatten' }, dense(3, 'softmax')] }, 256, [['wasm', W2]]),
   synthetic('mlp 784-256-256-10, batch 128', mlp(256), 128, 128, [['wasm', W2], ['cpu', [1]]]),
   synthetic('cnn 28×28 conv8-pool-conv16-pool-dense10, batch 64', { input: [28, 28, 1], layers: [conv(8), { type: 'maxpool', size: 2 }, conv(16), { type: 'maxpool', size: 2 }, { type: 'flatten' }, dense(10, 'softmax')] }, 64, 64, [['wasm', W2]]),

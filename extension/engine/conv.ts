@@ -68,8 +68,8 @@ export function padOrCrop(t: tf.Tensor4D, rows: [number, number], cols: [number,
   return tf.slice(padded, [0, top, left, 0], [n, h - top - Math.max(-rows[1], 0), w - left - Math.max(-cols[1], 0), c]);
 }
 
-/** ∂L/∂x of y = conv(x, W), given dy = ∂L/∂y (not differentiable itself: see inputGrad). */
-function rawInputGrad(dy: tf.Tensor4D, kernel: tf.Tensor4D, inShape: number[], g: ConvGeometry): tf.Tensor4D {
+/** ∂L/∂x of y = conv(x, W), given dy = ∂L/∂y as plain ops (under a tape use convInputGrad, whose gradient is cheap). */
+export function rawInputGrad(dy: tf.Tensor4D, kernel: tf.Tensor4D, inShape: number[], g: ConvGeometry): tf.Tensor4D {
   const [rows, cols] = axes(kernel.shape, g);
   const dil = dilateRows(dy, rows.s, cols.s);
   const [, lh, lw] = dil.shape;
@@ -81,8 +81,8 @@ function rawInputGrad(dy: tf.Tensor4D, kernel: tf.Tensor4D, inShape: number[], g
   return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [rows.d, cols.d]);
 }
 
-/** ∂L/∂W of y = conv(x, W), given dy = ∂L/∂y (not differentiable itself: see filterGrad). */
-function rawFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: number[], g: ConvGeometry): tf.Tensor4D {
+/** ∂L/∂W of y = conv(x, W), given dy = ∂L/∂y as plain ops (under a tape use convFilterGrad, whose gradient is cheap). */
+export function rawFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: number[], g: ConvGeometry): tf.Tensor4D {
   const [rows, cols] = axes(kernelShape, g);
   const [kh, kw] = kernelShape;
   const dil = dilateRows(dy, rows.s, cols.s); // [N, L, L', O]

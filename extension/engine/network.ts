@@ -6,7 +6,8 @@
  * moving statistics, frozen layers) are constants.
  */
 import { InputError } from '../errors.js';
-import type { DenseLink } from './rop.js';
+import type { ChainLink } from './rop.js';
+import { nativeConvSupports, type ConvGeometry } from './conv.js';
 import type { RawLayer, TfjsModelFile, WeightTensor } from '../readers/tfjsModel.js';
 import { tf } from './tfjs.js';
 import {
@@ -75,8 +76,8 @@ export interface Network {
    * (the output layer's before its head). For locating where a NaN/Inf first appears (nonFinite.ts).
    */
   layerOutputs?(w: tf.Tensor[], x: tf.Tensor): Array<{ name: string; className: string; output: tf.Tensor }>;
-  /** When the model is a chain of trainable Dense layers on a flat input (Dropout/Activation between them): the chain, for rop.ts. */
-  denseChain?: DenseLink[];
+  /** When the model is a chain of layers rop.ts models (Dense, Conv2D, MaxPooling2D, Flatten, …): the chain. */
+  chain?: ChainLink[];
 }
 
 type Apply = (w: tf.Tensor[], inputs: tf.Tensor[], copies: number) => tf.Tensor;
@@ -145,7 +146,8 @@ export function buildNetwork(model: TfjsModelFile): Network {
   const shapes = new Map<string, number[]>([[input.name, input.shape]]);
   const built = new Map<string, Built>();
   let actBytes = 0;
-  const denseWeights = new Map<string, { kernel: number; bias: number | null }>();
+  /** Per layer, its links for rop.ts (without its activation); absent: a layer rop.ts does not model. */
+  const links = new Map<string, ChainLink[]>();
   let inputKind: Network['inputKind'] = 'float';
   let vocabulary: number | null = null;
 
@@ -221,7 +223,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         const ws: Array<[WeightTensor, boolean]> = [[takeWeight(l, 'kernel', [shape[shape.length - 1], units]), true]];
         if (useBias) ws.push([takeWeight(l, 'bias', [units]), true]);
         const [k, bi] = own(ws);
-        denseWeights.set(l.name, { kernel: k, bias: useBias ? bi : null });
+        if (shape.length === 1 && k >= 0 && (!useBias || bi >= 0)) links.set(l.name, [{ kind: 'dense', kernel: k, bias: useBias ? bi : null }]);
         b = { apply: (w, [x], n) => dense(x, pick(w, k, n)!, useBias ? pick(w, bi, n) : null, n), outShape: [...shape.slice(0, -1), units], activation: act() };
         break;
       }
@@ -251,6 +253,8 @@ export function buildNetwork(model: TfjsModelFile): Network {
         if (useBias) ws.push([takeWeight(l, 'bias', [filters]), true]);
         const [k, bi] = own(ws);
         const geom = { strides, dilations, padding: win.padding };
+        const geometry: ConvGeometry = { strides, dilations, pads: [[g.pad.top, g.pad.bottom], [g.pad.left, g.pad.right]] };
+        if (!depthwise && nativeConvSupports(geometry) && k >= 0 && (!useBias || bi >= 0)) links.set(l.name, [{ kind: 'conv', kernel: k, bias: useBias ? bi : null, geometry }]);
         const op = depthwise ? depthwiseConv2d : conv2d;
         actBytes += 4 * g.outHeight * g.outWidth * kh * kw * shape[2];
         b = { apply: (w, [x], n) => op(x as tf.Tensor4D, pick(w, k, n)!, useBias ? pick(w, bi, n) : null, geom, n), outShape: [g.outHeight, g.outWidth, filters], activation: act() };
@@ -269,6 +273,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         if (g.outHeight <= 0 || g.outWidth <= 0) fail(l, `its output would be empty for input [${shape}]`);
         actBytes += 4 * g.outHeight * g.outWidth * shape[2] * pool[0] * pool[1];
         const op = l.className === 'MaxPooling2D' ? maxPool : avgPool;
+        if (op === maxPool && !(g.pad.top || g.pad.bottom || g.pad.left || g.pad.right)) links.set(l.name, [{ kind: 'maxpool', window: win }]);
         b = { apply: (_w, [x]) => op(x as tf.Tensor4D, win), outShape: [g.outHeight, g.outWidth, shape[2]], activation: 'linear' };
         break;
       }
@@ -283,6 +288,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         channelsLast();
         const size: number = shape.reduce((a, d) => a * d, 1);
         b = { apply: (_w, [x]) => tf.reshape(x, [x.shape[0], size]), outShape: [size], activation: 'linear' };
+        links.set(l.name, [{ kind: 'reshape', shape: [size] }]);
         break;
       }
       case 'Reshape': {
@@ -298,9 +304,11 @@ export function buildNetwork(model: TfjsModelFile): Network {
       }
       case 'Dropout':
         b = { apply: (_w, [x]) => x, outShape: shape, activation: 'linear' }; // identity: randomness off
+        links.set(l.name, []);
         break;
       case 'Activation':
         b = { apply: (_w, [x]) => x, outShape: shape, activation: act() };
+        links.set(l.name, []);
         break;
       case 'LeakyReLU': {
         const alpha = (c.negative_slope ?? c.alpha ?? 0.3) as number;
@@ -395,23 +403,20 @@ export function buildNetwork(model: TfjsModelFile): Network {
     }
     return values.get(output)!;
   };
-  /** The Dense chain (see Network.denseChain), or undefined. */
-  const denseChain = (): DenseLink[] | undefined => {
-    if (input.shape.length !== 1) return undefined;
-    const links: DenseLink[] = [];
+  /** The chain for rop.ts (see Network.chain): every layer modelled, one after another, as run() applies them. */
+  const chain = (): ChainLink[] | undefined => {
+    const out: ChainLink[] = [];
     let prev = input.name;
     for (const node of nodes) {
-      if (node.inputs.length !== 1 || node.inputs[0] !== prev) return undefined;
-      const { className, name } = node.layer;
-      const dw = denseWeights.get(name);
-      const last = links[links.length - 1];
-      if (className === 'Dense' && dw && dw.kernel >= 0 && (dw.bias === null || dw.bias >= 0)) links.push({ ...dw, activation: built.get(name)!.activation });
-      else if (className === 'Activation' && last?.activation === 'linear') last.activation = built.get(name)!.activation;
-      else if (className !== 'Dropout') return undefined;
+      const { name } = node.layer;
+      const own = links.get(name);
+      if (!own || node.inputs.length !== 1 || node.inputs[0] !== prev) return undefined;
+      out.push(...own);
+      const activation = built.get(name)!.activation;
+      if (name !== output && activation !== 'linear') out.push({ kind: 'act', activation });
       prev = name;
     }
-    // The last link's activation must be the head (not one a trailing Dropout hides from it).
-    return links.length && links[links.length - 1].activation === head ? links : undefined;
+    return out;
   };
   const flat = new Float32Array(offset);
   let o = 0;
@@ -432,7 +437,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
     initial: flat,
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
-    denseChain: denseChain(),
+    chain: chain(),
     layerOutputs: (w, x) => {
       const outs: Array<{ name: string; className: string; output: tf.Tensor }> = [];
       run(w, x, 1, (node, y) => outs.push({ name: node.layer.name, className: node.layer.className, output: y }));

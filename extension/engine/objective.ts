@@ -13,7 +13,7 @@ import { hessianVectorProduct, valueAndGrads } from './autodiff.js';
 import { activate, stackCopies } from './layers.js';
 import { ggnOnLogits, lossFactorColumns } from './ggn.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive } from './wasmFixes.js';
-import { denseChainHvp, ropSupports } from './rop.js';
+import { chainHvp, ropSupports } from './rop.js';
 
 /**
  * Peak backend bytes of one stacked HVP copy per byte of its forward activations (activationBytesPerCopy):
@@ -53,7 +53,7 @@ export class Objective {
   ) {
     this.size = net.size;
     this.total = data.examples;
-    this.rop = net.denseChain !== undefined && ropSupports(net.denseChain, net.head, loss);
+    this.rop = net.chain !== undefined && ropSupports(net.chain, net.head, loss);
     this.weights = this.split(weights).map((t) => tf.keep(t));
     const xs = data.xShape.reduce((a, b) => a * b, 1);
     const ys = data.yShape.reduce((a, b) => a * b, 1);
@@ -90,7 +90,7 @@ export class Objective {
   }
 
   /**
-   * Whether HVPs use the R-operator (rop.ts: Dense chains) rather than reverse-over-reverse. Both are
+   * Whether HVPs use the R-operator (rop.ts: sequential chains) rather than reverse-over-reverse. Both are
    * exact; set to false to force the reference path (tests compare them).
    */
   rop: boolean;
@@ -114,7 +114,7 @@ export class Objective {
     }
     const K = vs.length;
     const out = vs.map(() => new Float64Array(this.size));
-    const chain = this.rop ? this.net.denseChain! : null;
+    const chain = this.rop ? this.net.chain! : null;
     // Reverse-over-reverse reads the directions stacked ([K, ...shape]); the R-operator one by one.
     const stacked = chain
       ? vs.flatMap((v) => this.net.params.map((p) => tf.tensor(v.subarray(p.offset, p.offset + p.size), p.shape)))
@@ -130,7 +130,7 @@ export class Objective {
           if (chain) {
             const P = this.net.params.length;
             const perDirection = vs.map((_, k) => stacked.slice(k * P, (k + 1) * P));
-            const hv = denseChainHvp(chain, this.net.head, this.loss, weights, perDirection, c.x, c.y, this.total);
+            const hv = chainHvp(chain, this.net.head, this.loss, weights, perDirection, c.x, c.y, this.total);
             return tf.concat(hv.flatMap((h) => h.map((t) => tf.reshape(t, [-1]))));
           }
           const x = K === 1 ? c.x : tf.tile(c.x, [K, ...c.x.shape.slice(1).map(() => 1)]);
