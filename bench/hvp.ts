@@ -48,15 +48,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeMs(f: () => unknown, reps: number): Promise<number> {
-  await f(); // warm-up
-  const ts: number[] = [];
+/** Median ms of each function, timed in alternation after a warm-up (so that drift hits them alike). */
+async function timeMs(fs: Array<() => unknown>, reps: number): Promise<number[]> {
+  for (const f of fs) await f();
+  const ts: number[][] = fs.map(() => []);
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
+    for (const [j, f] of fs.entries()) {
+      const t0 = performance.now();
+      await f();
+      ts[j].push(performance.now() - t0);
+    }
   }
-  return median(ts);
+  return ts.map(median);
 }
 
 /** One model on one backend, in this (child) process. */
@@ -67,26 +70,36 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const obj = new Objective(net, dataset, loss, c.chunk);
   const v = new Float32Array(net.size).map((_, i) => ((i * 7919) % 13) / 13 - 0.5);
   const loadMb = rssMb();
-  const gradientMs = await timeMs(() => obj.lossAndGradient(), reps);
+  obj.lossAndGradient();
   const gradientMb = peakMb() - loadMb;
-  const hvpMs = await timeMs(() => obj.hvp(v), reps);
+  obj.hvp(v);
   const hvpMb = peakMb() - loadMb;
-  const rows: Row[] = [];
-  for (const workers of workerCounts) {
-    const before = rssMb();
-    // Stacked as inspect stacks: R-operator (Dense chain) models; none of the others here is small enough.
-    const stacked = obj.rop;
-    const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked }, (vs) => obj.hvpMany(vs));
-    try {
+  const [gradientMs, hvpMs] = await timeMs([() => obj.lossAndGradient(), () => obj.hvp(v)], reps);
+  // One pool per worker count, all alive, timed in alternation (round r times every pool once): the
+  // machine is shared and its speed drifts over seconds, which sequential timing would read as speed-up.
+  const stacked = obj.rop; // stacked as inspect stacks: R-operator models (none of the others here is small enough)
+  const pools: Array<{ workers: number; pool: HvpPool; vs: Float32Array[]; threadMb: number | null; times: number[] }> = [];
+  try {
+    for (const workers of workerCounts) {
+      const before = rssMb();
+      const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked }, (vs) => obj.hvpMany(vs));
       const vs = Array.from({ length: (stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      pools.push({ workers, pool, vs, threadMb: null, times: [] });
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
-      const threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
-      const ms = await timeMs(() => pool.hvpMany(vs), Math.max(2, Math.ceil(reps / 2)));
-      rows.push({ workers, probesPerSecond: (1000 * vs.length) / ms, peakRssMb: peakMb(), threadMb });
-    } finally {
-      await pool.close();
+      await pool.hvpMany(vs);
+      pools[pools.length - 1].threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
     }
+    for (let r = 0; r < Math.max(3, reps); r++) {
+      for (const p of pools) {
+        const t0 = performance.now();
+        await p.pool.hvpMany(p.vs);
+        p.times.push(performance.now() - t0);
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.pool.close()));
   }
+  const rows: Row[] = pools.map((p) => ({ workers: p.workers, probesPerSecond: (1000 * p.vs.length) / median(p.times), peakRssMb: peakMb(), threadMb: p.threadMb }));
   obj.dispose();
   if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
   return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
@@ -136,7 +149,7 @@ function torchHvp(c: Case, threads: number, reps: number): Torch | string {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const reps = quick ? 3 : 5;
+  const reps = quick ? 3 : 9;
   const picture = process.argv.indexOf('--first-picture');
   if (picture >= 0) return void process.stdout.write(JSON.stringify(await firstPictureChild(Number(process.argv[picture + 1]))) + '\n');
   const child = process.argv.indexOf('--case');
@@ -229,7 +242,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked where inspect stacks: the Dense chains, whose HVPs are R-operator ones); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked where inspect stacks: models on the R-operator path), median over rounds that time each worker count once in turn (the shared machine drifts in speed); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,

@@ -101,9 +101,10 @@ export class Objective {
   }
 
   /**
-   * Exact H·v for several v at once: K copies of the weights are stacked on a leading axis and evaluated
-   * in the same ops (Σ_k L(w_k) has block-diagonal Hessian diag(H, …, H)), so K products cost one set of
-   * op dispatches, which dominate small models. Memory grows K-fold in activations.
+   * Exact H·v for several v at once. On the R-operator path (rop.ts) the directions share one forward
+   * and backward pass. Otherwise K copies of the weights are stacked on a leading axis and evaluated in
+   * the same ops (Σ_k L(w_k) has block-diagonal Hessian diag(H, …, H)), so K products cost one set of op
+   * dispatches, which dominate small models; memory grows K-fold in activations.
    */
   hvpMany(vs: Float32Array[]): Float32Array[] {
     const most = this.copiesPerPass();
@@ -113,7 +114,7 @@ export class Objective {
       return out;
     }
     const K = vs.length;
-    const out = vs.map(() => new Float64Array(this.size));
+    const out = this.chunks.length === 1 ? [] : vs.map(() => new Float64Array(this.size));
     const chain = this.rop ? this.net.chain! : null;
     // Reverse-over-reverse reads the directions stacked ([K, ...shape]); the R-operator one by one.
     const stacked = chain
@@ -140,6 +141,8 @@ export class Objective {
           return tf.concat(hv.map((h) => tf.reshape(h, [K, -1])), 1);
         });
         const values = readAndDispose(flat);
+        // One chunk: its float32 sums are the answer (a float64 round trip would give the same bits).
+        if (this.chunks.length === 1) return vs.map((_, k) => values.slice(k * this.size, (k + 1) * this.size));
         out.forEach((o, k) => accumulate(o, values.subarray(k * this.size, (k + 1) * this.size)));
       }
     } finally {
