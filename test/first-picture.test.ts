@@ -34,8 +34,8 @@ import { Objective } from '../extension/engine/objective.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 
 const MLP = { modelPath: 'test/fixtures/models/mlp/model.json', dataPath: 'test/fixtures/models/mlp/data.npz' };
-/** examples/cnn is not stacked (one HVP per worker and batch); the fixture cnn is. */
-const CNN = { modelPath: 'examples/cnn/model.json', dataPath: 'examples/cnn/data.npz' };
+/** An unstacked model (one HVP per worker and batch): convolutional and off the R-operator path (residual Add, BatchNorm). */
+const RESCNN = { modelPath: 'test/fixtures/models/rescnn/model.json', dataPath: 'test/fixtures/models/rescnn/data.npz' };
 
 /** A random symmetric n×n matrix with a few large eigen-directions, as a matvec. */
 function matrix(n: number, seed: number) {
@@ -231,12 +231,12 @@ test('inspect: exact mode sends its diagonal once, when the Hessian is built', a
   assert.deepEqual(previews[0].tensors.map((t) => t.values), flatTensors(result).map((t) => t.diagonal.values));
 });
 
-test('inspect: an unstacked model (cnn) with 2 workers previews after 4 HVPs; cancelling on a preview cancels and stops the threads', async () => {
+test('inspect: an unstacked model (rescnn) with 2 workers previews after 4 HVPs; cancelling on a preview cancels and stops the threads', async () => {
   const controller = new AbortController();
   const previews: DiagonalPreview[] = [];
   await assert.rejects(
     inspect({
-      ...CNN,
+      ...RESCNN,
       samples: 40,
       backend: 'wasm',
       workers: 2,

@@ -7,6 +7,8 @@
  * uᵀHv are compared with an independent float64 implementation written with plain loops here, whose
  * derivatives come from central finite differences (second differences for dᵀHd, polarisation for
  * uᵀHv). A backend with tfjs' known second-order faults misses by 20–90 %; a correct one by < 1e-4.
+ * Both HVP paths are checked: reverse-over-reverse (autodiff.ts) and the R-operator (rop.ts) on the same
+ * network, a Dense chain on the R-operator, and a graph of the other layers on reverse-over-reverse.
  */
 import type { RawLayer, TfjsModelFile } from '../readers/tfjsModel.js';
 import { Rng } from '../estimators/rng.js';
@@ -33,10 +35,12 @@ export interface SelfTestReport {
 export function selfTest(tolerance = 2e-3): SelfTestReport {
   let worst = 0;
   const lines: string[] = [];
-  for (const head of ['softmax', 'sigmoid', 'linear'] as Head[]) {
-    const r = checkHead(head);
-    worst = Math.max(worst, r.worst);
-    lines.push(`${head}: ${r.worst.toExponential(1)}`);
+  for (const rop of [false, true]) {
+    for (const head of ['softmax', 'sigmoid', 'linear'] as Head[]) {
+      const r = checkHead(head, rop);
+      worst = Math.max(worst, r.worst);
+      lines.push(`${rop ? 'R-operator ' : ''}${head}: ${r.worst.toExponential(1)}`);
+    }
   }
   for (const head of ['softmax', 'sigmoid', 'linear'] as Head[]) {
     const r = checkChain(head);
@@ -49,7 +53,7 @@ export function selfTest(tolerance = 2e-3): SelfTestReport {
   return { ok: worst < tolerance, worst, detail: `largest relative deviation from float64 ${worst.toExponential(1)} (${lines.join(', ')})` };
 }
 
-function checkHead(head: Head): { worst: number } {
+function checkHead(head: Head, rop: boolean): { worst: number } {
   const rng = new Rng(1234);
   const shapes: Array<[string, number[]]> = [
     ['conv/kernel', [3, 3, C, F]],
@@ -89,7 +93,12 @@ function checkHead(head: Head): { worst: number } {
     y = new Float32Array(N * K).map(() => rng.normal());
     loss = { name: 'mean-squared-error', fromLogits: false, reason: 'self-test' };
   }
-  return compare(new Objective(net, { x, xShape: [H, H, C], y, yShape: [K], examples: N }, loss, 3), (w) => reference(w, x, y, head), rng);
+  const obj = new Objective(net, { x, xShape: [H, H, C], y, yShape: [K], examples: N }, loss, 3);
+  if (obj.rop !== rop) {
+    if (rop) return (obj.dispose(), { worst: Infinity }); // the network must be on the R-operator path
+    obj.rop = false;
+  }
+  return compare(obj, (w) => reference(w, x, y, head), rng);
 }
 
 /**
@@ -292,7 +301,7 @@ function headLoss(z: ArrayLike<number>, t: ArrayLike<number>, head: Head): numbe
 }
 
 /**
- * The R-operator path (rop.ts, used for Dense chains): Dense·tanh → Dense·sigmoid → Dense·head on a flat
+ * The R-operator path (rop.ts) on a Dense chain: Dense·tanh → Dense·sigmoid → Dense·head on a flat
  * input, against its float64 reference. Fails if the chain is not on the R-operator path.
  */
 function checkChain(head: Head): { worst: number } {
