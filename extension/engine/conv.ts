@@ -125,24 +125,19 @@ export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: num
 
 /** Registers the two kernels (built from tfjs ops, so for any backend) and their gradients. */
 export function registerConvGradients(backends: readonly string[]): void {
+  const kernels: Array<[string, (t: Record<string, T4>, shape: number[], g: ConvGeometry) => T4]> = [
+    [INPUT_GRAD, (t, shape, g) => rawInputGrad(t.dy, t.filter, shape, g)],
+    [FILTER_GRAD, (t, shape, g) => rawFilterGrad(t.x, t.dy, shape, g)],
+  ];
   for (const backendName of backends) {
-    if (!tf.getKernel(INPUT_GRAD, backendName)) {
+    for (const [kernelName, f] of kernels) {
+      if (tf.getKernel(kernelName, backendName)) continue;
       tf.registerKernel({
-        kernelName: INPUT_GRAD,
+        kernelName,
         backendName,
         kernelFunc: ({ inputs, attrs }) => {
           const { g, shape } = fromAttrs(attrs);
-          return tf.tidy(() => rawInputGrad(inputs.dy as tf.Tensor4D, inputs.filter as tf.Tensor4D, shape, g));
-        },
-      });
-    }
-    if (!tf.getKernel(FILTER_GRAD, backendName)) {
-      tf.registerKernel({
-        kernelName: FILTER_GRAD,
-        backendName,
-        kernelFunc: ({ inputs, attrs }) => {
-          const { g, shape } = fromAttrs(attrs);
-          return tf.tidy(() => rawFilterGrad(inputs.x as tf.Tensor4D, inputs.dy as tf.Tensor4D, shape, g));
+          return tf.tidy(() => f(inputs as Record<string, T4>, shape, g));
         },
       });
     }
