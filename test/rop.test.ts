@@ -175,6 +175,28 @@ test('R-operator HVPs of CNNs equal reverse-over-reverse (conv geometries, overl
   }
 });
 
+test('R-operator HVP of a fully convolutional model (image-shaped outputs, mean squared error) equals reverse-over-reverse', async () => {
+  for (const backend of await availableBackends()) {
+    await activateBackend(backend);
+    const net = buildNetwork(cnn([6, 6, 2], [{ className: 'Conv2D', filters: 3, kernel: 3, padding: 'same', activation: 'tanh' }, { className: 'Conv2D', filters: 2, kernel: 3, activation: 'sigmoid' }]));
+    const rng = new Rng(4);
+    const n = 5;
+    const outSize = net.outputShape.reduce((a, b) => a * b, 1);
+    const dataset: Dataset = { x: new Float32Array(n * 72).map(() => rng.normal()), xShape: [6, 6, 2], y: new Float32Array(n * outSize).map(() => rng.uniform()), yShape: net.outputShape, examples: n };
+    const obj = new Objective(net, dataset, loss('mean-squared-error'), 5);
+    try {
+      assert.equal(obj.rop, true);
+      const v = new Float32Array(obj.size).map(() => rng.normal());
+      const rop = obj.hvp(v);
+      obj.rop = false;
+      const ref = obj.hvp(v);
+      assert.ok(relL2(rop, ref) < 3e-5, `${backend}: relative error ${relL2(rop, ref)}`);
+    } finally {
+      obj.dispose();
+    }
+  }
+});
+
 test('the chain is offered only where it is the whole network, and mirrors how it runs', () => {
   const chain = (layers: L[], inputs = 3) => buildNetwork(model(inputs, layers)).chain?.map((l) => (l.kind === 'act' ? `act:${l.activation}` : l.kind));
   assert.deepEqual(chain([{ className: 'Dense', units: 4, activation: 'relu' }, { className: 'Dense', units: 2, activation: 'softmax' }]), ['dense', 'act:relu', 'dense']);

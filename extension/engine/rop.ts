@@ -218,8 +218,8 @@ function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d:
 
 /**
  * ∂ℓ/∂z and r ↦ ∂²ℓ/∂z² · r at the logits z [N, D] for the engine's losses (loss.ts, divided by
- * `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z), binary cross-entropy on logits averaged
- * over the D outputs, mean squared error of head(z) averaged over the D outputs.
+ * `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z) over the last axis, binary cross-entropy on
+ * logits averaged over the last axis, mean squared error of head(z) averaged over all of an example's outputs.
  */
 function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; curvature: (r: tf.Tensor) => tf.Tensor } {
   const D = z.shape[z.rank - 1];
@@ -239,10 +239,11 @@ function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.T
       return { delta: tf.div(tf.sub(p, y), D * total), curvature: (r) => tf.mul(c, r) };
     }
     case 'mean-squared-error': {
+      // Averaged over all of an example's outputs (loss.ts), not only the last axis.
       const a = activate(z, head);
       const { d1, d2 } = DERIVATIVES[head]!(z, a);
       const r = tf.sub(a, y);
-      const c = 2 / (D * total);
+      const c = 2 / ((z.size / z.shape[0]) * total);
       let curv: tf.Tensor | null = d1 ? tf.square(d1) : null;
       if (d2) curv = tf.add(curv ?? 1, tf.mul(r, d2));
       const scaled = curv ? tf.mul(c, curv) : null;
