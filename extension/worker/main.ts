@@ -28,10 +28,11 @@ process.on('message', (msg: HostToWorker) => {
   const controller = new AbortController();
   current = { id: msg.id, controller };
   let lastSent = 0;
-  // At most ~20 messages a second, but always notes, phase ends and running estimates' last values.
+  // At most ~10 messages a second (each redraws the panel; batches of fast HVPs finish every few ms), but
+  // always notes and phase ends.
   const onProgress = (progress: Progress, checkpoint?: CheckpointProgress) => {
     const now = Date.now();
-    if (progress.note || progress.done === progress.total || progress.running || now - lastSent > 50) {
+    if (progress.note || progress.done === progress.total || now - lastSent >= 100) {
       lastSent = now;
       send({ type: 'progress', id: msg.id, progress, ...(checkpoint ? { checkpoint } : {}) });
     }
