@@ -103,7 +103,8 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
   const delta: tf.Tensor[] = new Array(N + 1);
   delta[N] = deltaN;
   for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
-  return vs.map((v) => {
+  // Each direction's intermediates are freed before the next (one direction's working set at a time).
+  return vs.map((v) => tf.tidy(() => {
     const Rs: Array<tf.Tensor | null> = new Array(N + 1).fill(null);
     for (let i = first; i < N; i++) Rs[i + 1] = rForward(chain[i], kept[i], Rs[i], w, v);
     const hv: tf.Tensor[] = new Array(w.length);
@@ -127,7 +128,7 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       }
     }
     return hv;
-  });
+  }));
 }
 
 function forward(link: ChainLink, s: tf.Tensor, w: tf.Tensor[], k: Kept): tf.Tensor {
