@@ -169,14 +169,11 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       return hvs;
     };
 
-    report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 0, total: 2, eta: null });
+    report({ phase: 'gradient', message: 'loss and gradient', done: 0, total: 1, eta: null });
     const { loss: lossValue, gradient } = obj.lossAndGradient();
     finite.check('the loss', [lossValue]);
     finite.check('the gradient', gradient, true);
-    const hg = await matvec(gradient);
-    const gg = dot(gradient, gradient);
-    const ghg = dot(gradient, hg);
-    report({ phase: 'gradient', message: 'loss, gradient and H·g', done: 2, total: 2, eta: 0 });
+    report({ phase: 'gradient', message: 'loss and gradient', done: 1, total: 1, eta: 0 });
 
     // Diagonal and trace.
     let diag: Float64Array;
@@ -283,6 +280,11 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       ggn = obj.ggnDiagonal(maxCopies, (done, total) => report({ phase: 'diagonal', message: 'GGN diagonal (per-example factors)', done, total, eta: eta(t0, done, total) }));
       check();
     }
+
+    // H·g, after the diagonal so that the first picture does not wait for it.
+    const hg = await matvec(gradient);
+    const gg = dot(gradient, gradient);
+    const ghg = dot(gradient, hg);
 
     // Eigenvalues: Lanczos on H (or, with --exact, on the Hessian already built from HVPs).
     const maxSteps = Math.max(1, Math.min(MAX_LANCZOS_STEPS, Math.floor(o.memoryBudget / 4 / vectorBytes)));
