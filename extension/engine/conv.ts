@@ -13,9 +13,11 @@
  *       axes swapped (batch c, channels n) by D (spatial filter, in-channels n, out-channels o) with
  *       stride d, keeping the first k outputs.
  *
- * Both are conv2d, pad, slice, reshape, transpose and reverse, whose gradients are input-based, so the
- * whole construction is closed under differentiation (the same identities as TensorFlow's
- * `_Conv2DBackpropInputGrad`/`_Conv2DBackpropFilterGrad`, nn_grad.py).
+ * Both are built from conv2d, pad, slice, reshape, transpose and reverse, and registered as kernels of
+ * their own whose gradients are again conv, ∂x and ∂W with the same geometry (all three are bilinear), so
+ * the construction is closed under differentiation — the identities of TensorFlow's
+ * `_Conv2DBackpropInputGrad`/`_Conv2DBackpropFilterGrad` (nn_grad.py). rop.ts calls the raw ∂x and ∂W
+ * directly (no tape there).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
