@@ -20,7 +20,7 @@
  * architecture.
  */
 import { tf } from './tfjs.js';
-import { activate, windows, type Activation, type Window2D } from './layers.js';
+import { activate, logSoftmax, windows, type Activation, type Window2D } from './layers.js';
 import { nativeConv2d, rawFilterGrad, rawInputGrad, type ConvGeometry } from './conv.js';
 import type { LossSpec } from './loss.js';
 
@@ -78,6 +78,9 @@ export function ropSupports(chain: ChainLink[], head: Activation, loss: LossSpec
 /** What the forward pass keeps per link for the R-passes and the adjoints. */
 interface Kept {
   input: tf.Tensor;
+  /** Dense: the input and (for links after the first with weights) the kernel, transposed once for every direction. */
+  inputT?: tf.Tensor;
+  kernelT?: tf.Tensor;
   d1?: tf.Tensor | null;
   d2?: tf.Tensor | null;
   /** Max-pooling: the windows' 0/1 coefficients (first maximum wins, as in layers.maxPool). */
@@ -90,16 +93,20 @@ interface Kept {
  */
 export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w: tf.Tensor[], vs: tf.Tensor[][], x: tf.Tensor, y: tf.Tensor, total: number): tf.Tensor[][] {
   const N = chain.length;
+  const first = chain.findIndex((l) => l.kind === 'dense' || l.kind === 'conv');
   const kept: Kept[] = [];
   let s = x;
-  for (const link of chain) {
+  for (const [i, link] of chain.entries()) {
     const k: Kept = { input: s };
     kept.push(k);
+    if (link.kind === 'dense') {
+      k.inputT = tf.transpose(s);
+      if (i > first) k.kernelT = tf.transpose(w[link.kernel]);
+    }
     s = forward(link, s, w, k);
   }
   const { delta: deltaN, curvature } = lossDerivatives(loss, head, s, y, total);
   // δ at the output of every link from the first with weights on (shared by the directions).
-  const first = chain.findIndex((l) => l.kind === 'dense' || l.kind === 'conv');
   const delta: tf.Tensor[] = new Array(N + 1);
   delta[N] = deltaN;
   for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
@@ -114,17 +121,15 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       const k = kept[i];
       if (link.kind === 'dense' || link.kind === 'conv') {
         const W = w[link.kernel];
-        let hW = adjointW(link, k.input, rdelta, W.shape);
+        let hW = adjointW(link, k.input, rdelta, W.shape, k.inputT);
         if (Rs[i]) hW = tf.add(hW, adjointW(link, Rs[i]!, delta[i + 1], W.shape));
         hv[link.kernel] = hW;
         if (link.bias !== null) hv[link.bias] = tf.sum(rdelta, rdelta.shape.slice(0, -1).map((_, a) => a));
-        if (i > first) rdelta = tf.add(adjointX(link, rdelta, W, k.input.shape), adjointX(link, delta[i + 1], v[link.kernel], k.input.shape));
-      } else if (link.kind === 'act') {
-        let next = k.d1 ? tf.mul(k.d1, rdelta) : rdelta;
-        if (k.d2 && Rs[i]) next = tf.add(next, tf.mul(tf.mul(k.d2, delta[i + 1]), Rs[i]!));
-        rdelta = next;
+        if (i > first) rdelta = tf.add(adjointX(link, rdelta, W, k.input.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.input.shape));
       } else {
-        rdelta = adjoint(link, k, rdelta, w);
+        // The adjoint again, plus, for a curved activation, σ''(z) ⊙ Rz ⊙ δ.
+        const next = adjoint(link, k, rdelta, w);
+        rdelta = k.d2 && Rs[i] ? tf.add(next, tf.mul(tf.mul(k.d2, delta[i + 1]), Rs[i]!)) : next;
       }
     }
     return hv;
@@ -181,7 +186,7 @@ function rForward(link: ChainLink, k: Kept, r: tf.Tensor | null, w: tf.Tensor[],
     case 'act':
       return r && k.d1 ? tf.mul(k.d1, r) : r;
     case 'maxpool':
-      return r && tf.addN(windows(r as tf.Tensor4D, link.window, 0).map((p, j) => tf.mul(k.masks![j], p)));
+      return r && maskedWindows(r, link.window, k.masks!);
     case 'reshape':
       return r && tf.reshape(r, [r.shape[0], ...link.shape]);
   }
@@ -192,29 +197,34 @@ function adjoint(link: ChainLink, k: Kept, d: tf.Tensor, w: tf.Tensor[]): tf.Ten
   switch (link.kind) {
     case 'dense':
     case 'conv':
-      return adjointX(link, d, w[link.kernel], k.input.shape);
+      return adjointX(link, d, w[link.kernel], k.input.shape, k.kernelT);
     case 'act':
       return k.d1 ? tf.mul(k.d1, d) : d;
     case 'maxpool': {
       // The windows' adjoint, by first-order autodiff of the (linear) masked window sum.
-      const masked = (t: tf.Tensor) => tf.sum(tf.mul(tf.addN(windows(t as tf.Tensor4D, link.window, 0).map((p, j) => tf.mul(k.masks![j], p))), d));
-      return tf.grad(masked)(tf.zerosLike(k.input));
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maskedWindows(t, link.window, k.masks!), d)))(tf.zerosLike(k.input));
     }
     case 'reshape':
       return tf.reshape(d, k.input.shape);
   }
 }
 
+/** Max-pooling's derivative once its window masks are fixed: Σ_j mask_j ⊙ window_j(r). */
+function maskedWindows(r: tf.Tensor, window: Window2D, masks: tf.Tensor[]): tf.Tensor {
+  return tf.addN(windows(r as tf.Tensor4D, window, 0).map((p, j) => tf.mul(masks[j], p)));
+}
+
 function lin(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, W: tf.Tensor): tf.Tensor {
   return link.kind === 'dense' ? tf.matMul(x as tf.Tensor2D, W as tf.Tensor2D) : nativeConv2d(x as tf.Tensor4D, W as tf.Tensor4D, link.geometry);
 }
 
-function adjointX(link: ChainLink & { kind: 'dense' | 'conv' }, d: tf.Tensor, W: tf.Tensor, inShape: number[]): tf.Tensor {
-  return link.kind === 'dense' ? tf.matMul(d as tf.Tensor2D, tf.transpose(W) as tf.Tensor2D) : rawInputGrad(d as tf.Tensor4D, W as tf.Tensor4D, inShape, link.geometry);
+/** `WT`, `xT`: the dense kernel or input already transposed, when the caller has it. */
+function adjointX(link: ChainLink & { kind: 'dense' | 'conv' }, d: tf.Tensor, W: tf.Tensor, inShape: number[], WT?: tf.Tensor): tf.Tensor {
+  return link.kind === 'dense' ? tf.matMul(d as tf.Tensor2D, (WT ?? tf.transpose(W)) as tf.Tensor2D) : rawInputGrad(d as tf.Tensor4D, W as tf.Tensor4D, inShape, link.geometry);
 }
 
-function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d: tf.Tensor, kernelShape: number[]): tf.Tensor {
-  return link.kind === 'dense' ? tf.matMul(tf.transpose(x) as tf.Tensor2D, d as tf.Tensor2D) : rawFilterGrad(x as tf.Tensor4D, d as tf.Tensor4D, kernelShape, link.geometry);
+function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d: tf.Tensor, kernelShape: number[], xT?: tf.Tensor): tf.Tensor {
+  return link.kind === 'dense' ? tf.matMul((xT ?? tf.transpose(x)) as tf.Tensor2D, d as tf.Tensor2D) : rawFilterGrad(x as tf.Tensor4D, d as tf.Tensor4D, kernelShape, link.geometry);
 }
 
 /**
@@ -228,8 +238,7 @@ function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.T
     case 'sparse-categorical-cross-entropy':
     case 'categorical-cross-entropy': {
       // ∂ = s·p − y with s = Σ_c y (1 for one-hot labels); ∂²·r = s·(p ⊙ r − p ⟨p, r⟩).
-      const shifted = tf.sub(z, tf.max(z, -1, true));
-      const p = tf.div(tf.exp(shifted), tf.sum(tf.exp(shifted), -1, true));
+      const p = tf.exp(logSoftmax(z));
       const s = tf.sum(y, -1, true);
       const sp = tf.mul(tf.div(s, total), p);
       return { delta: tf.div(tf.sub(tf.mul(s, p), y), total), curvature: (r) => tf.sub(tf.mul(sp, r), tf.mul(sp, tf.sum(tf.mul(p, r), -1, true))) };
