@@ -418,12 +418,6 @@ export function buildNetwork(model: TfjsModelFile): Network {
     }
     return out;
   };
-  const flat = new Float32Array(offset);
-  let o = 0;
-  for (const v of initial) {
-    flat.set(v, o);
-    o += v.length;
-  }
   return {
     name: model.name,
     inputShape: input.shape,
@@ -434,7 +428,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
     params,
     blocks,
     size: offset,
-    initial: flat,
+    initial: concatenated(initial, offset),
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
     chain: chain(),
@@ -448,6 +442,17 @@ export function buildNetwork(model: TfjsModelFile): Network {
   function graphOf(m: TfjsModelFile): { nodes: GraphNode[]; input: { name: string; shape: number[] }; output: string } {
     return m.topologyClass === 'Sequential' ? sequentialGraph(m) : functionalGraph(m);
   }
+}
+
+/** The parts one after another in one array of `length` values. */
+export function concatenated(parts: Float32Array[], length: number): Float32Array {
+  const out = new Float32Array(length);
+  let o = 0;
+  for (const v of parts) {
+    out.set(v, o);
+    o += v.length;
+  }
+  return out;
 }
 
 function fullShape(file: string, where: string, s: Array<number | null> | null): number[] {

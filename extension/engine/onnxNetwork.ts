@@ -27,7 +27,7 @@ import { InputError } from '../errors.js';
 import { dtypeName, type OnnxAttribute, type OnnxModelFile, type OnnxNode, type OnnxTensor } from '../readers/onnxModel.js';
 import { tf } from './tfjs.js';
 import { activate, avgPool, conv2d, dense, depthwiseConv2d, embedding, leakyRelu, logSoftmax, maxPool, stackCopies, windows, type Activation } from './layers.js';
-import type { BlockInfo, Network, ParamInfo } from './network.js';
+import { concatenated, type BlockInfo, type Network, type ParamInfo } from './network.js';
 
 /** The ops this builder maps (for messages and the README). */
 export const ONNX_OPS = [
@@ -711,12 +711,6 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
     steps[i].ins.forEach((s) => live.add(s));
   }
 
-  const flat = new Float32Array(offset);
-  let o = 0;
-  for (const v of initial) {
-    flat.set(v, o);
-    o += v.length;
-  }
   return {
     name: model.graphName && model.graphName !== 'torch_jit' && model.graphName !== 'main_graph' ? model.graphName : basename(file).replace(/\.onnx$/i, ''),
     inputShape: inputShape as number[],
@@ -728,7 +722,7 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
     params,
     blocks,
     size: offset,
-    initial: flat,
+    initial: concatenated(initial, offset),
     logits: (w, x, copies = 1) => {
       const env: Tensors = new Map([[input.name, x]]);
       for (const s of needed) s.run(env, w, copies);
