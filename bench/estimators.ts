@@ -26,6 +26,7 @@ import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { Objective } from '../extension/engine/objective.js';
 import { chooseBackend } from '../extension/engine/backend.js';
 import { relL2 } from '../test/helpers.js';
+import { median } from './stats.js';
 
 
 
@@ -52,12 +53,6 @@ function timedMatVec(m: Dense): { mv: MatVec; elapsed: () => number; reset: () =
     return out;
   };
   return { mv, elapsed: () => ms, reset: () => (ms = 0) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 type Key = 'hTrace' | 'ppTrace' | 'xTrace' | 'hDiag' | 'xDiag' | 'zPp' | 'zX' | 'zDiag' | 'tH' | 'tPp' | 'tX' | 'oH' | 'oPp' | 'oX';

@@ -13,6 +13,7 @@ import { loadModel } from '../extension/engine/loadModel.js';
 import { Objective } from '../extension/engine/objective.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { CancelledError } from '../extension/errors.js';
+import { median } from './stats.js';
 
 const MODELS = ['examples/mlp', 'examples/cnn'];
 
@@ -28,7 +29,6 @@ interface Measured {
   fiveHvpMs: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 /** One measurement, in this (child) process. */
 export async function firstPictureChild(index: number): Promise<Measured> {

@@ -21,6 +21,7 @@ import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.
 import { HvpPool } from '../extension/engine/hvpPool.js';
 import { CASES, type Case } from './models.js';
 import { firstPictureChild, firstPictureSection } from './first-picture.js';
+import { median } from './stats.js';
 
 
 interface Row {
@@ -42,11 +43,6 @@ interface CaseResult {
 
 const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
 const peakMb = () => process.resourceUsage().maxRSS / 1024;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Median ms of each function, timed in alternation after a warm-up (so that drift hits them alike). */
 async function timeMs(fs: Array<() => unknown>, reps: number): Promise<number[]> {

@@ -3,8 +3,8 @@ import { buildNetwork } from '../extension/engine/network.js';
 import { Objective } from '../extension/engine/objective.js';
 import { activateBackend } from '../extension/engine/tfjs.js';
 import { CASES } from './models.js';
+import { median } from './stats.js';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 function ms(f: () => unknown, reps = 9): number {
   f();
   const ts: number[] = [];
