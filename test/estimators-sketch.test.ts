@@ -1,4 +1,4 @@
-import { denseMatVec, fromEigen, haarColumns, pinnedMatrix, type Dense } from './matrices.js';
+import { denseMatVec, fromEigen, haarColumns, mulDense, pinnedMatrix, type Dense } from './matrices.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, derive } from '../extension/estimators/rng.js';
@@ -86,15 +86,7 @@ function referenceXTrace(A: Dense, k: number, seed: number): { t: number[]; d: F
   const { n, a } = A;
   const rng = new Rng(seed);
   const omega = Array.from({ length: k }, () => Float64Array.from(rng.rademacher(n)));
-  const mul = (v: Float64Array): Float64Array => {
-    const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += a[i * n + j] * v[j];
-      out[i] = s;
-    }
-    return out;
-  };
+  const mul = (v: Float64Array): Float64Array => mulDense(a, n, v);
   const y = omega.map(mul);
   const t: number[] = [];
   const d: Float64Array[] = [];

@@ -12,22 +12,9 @@ import { minres } from '../extension/estimators/minres.js';
 import { cosine, dampedInverseDiagonal, lineSearchGradientDecrease, predictedDecrease, rayleighQuotient, stableLearningRate } from '../extension/estimators/directions.js';
 import { solveDense } from '../extension/linalg/solve.js';
 import { lanczos } from '../extension/estimators/lanczos.js';
-import { denseMatVec, fromEigen, haarColumns } from './matrices.js';
+import { denseMatVec, fromEigen, haarColumns, mulDense } from './matrices.js';
+import { dot } from '../extension/linalg/dot.js';
 
-const mul = (a: Float64Array, n: number, v: ArrayLike<number>) => {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < n; j++) s += a[i * n + j] * v[j];
-    out[i] = s;
-  }
-  return out;
-};
-const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
 
@@ -135,15 +122,15 @@ test('MINRES matches a dense solve on indefinite systems, with and without dampi
     const shifted = Float64Array.from(H.a);
     for (let i = 0; i < n; i++) shifted[i * n + i] += shift;
     const want = solveDense(shifted, n, b);
-    const r = await minres(async (v) => mul(H.a, n, v), b, { shift, maxIter: 200, tol: 1e-12 });
+    const r = await minres(async (v) => mulDense(H.a, n, v), b, { shift, maxIter: 200, tol: 1e-12 });
     assert.equal(r.stop, 'converged');
     assert.ok(r.iterations <= 120, `${r.iterations} iterations`);
     const err = Math.sqrt(want.reduce((s, w, i) => s + (w - r.solution[i]) ** 2, 0) / dot(want, want));
     assert.ok(err < 1e-8, `shift ${shift}: rel error ${err}`);
-    const res = mul(shifted, n, r.solution).map((x, i) => b[i] - x);
+    const res = mulDense(shifted, n, r.solution).map((x, i) => b[i] - x);
     assert.ok(Math.abs(Math.sqrt(dot(res, res)) - r.residualEstimate) < 1e-8 * Math.sqrt(dot(b, b)));
     // The dense solve itself: A x = b.
-    const back = mul(shifted, n, want);
+    const back = mulDense(shifted, n, want);
     assert.ok(Math.sqrt(back.reduce((s, x, i) => s + (x - b[i]) ** 2, 0)) < 1e-10 * Math.sqrt(dot(b, b)));
   }
 });
@@ -156,17 +143,17 @@ test('MINRES: residuals fall monotonically with the budget, which it respects; a
   let last = Infinity;
   for (const k of [1, 3, 6, 10, 20]) {
     let calls = 0;
-    const r = await minres(async (v) => (calls++, mul(H.a, n, v)), b, { maxIter: k, tol: 1e-14 });
+    const r = await minres(async (v) => (calls++, mulDense(H.a, n, v)), b, { maxIter: k, tol: 1e-14 });
     assert.equal(r.iterations, k);
     assert.equal(calls, k);
     assert.equal(r.stop, 'budget');
-    const res = mul(H.a, n, r.solution).map((x, i) => b[i] - x);
+    const res = mulDense(H.a, n, r.solution).map((x, i) => b[i] - x);
     const true_ = Math.sqrt(dot(res, res));
     assert.ok(true_ <= last + 1e-12, `residual ${true_} after ${k} > ${last}`);
     assert.ok(Math.abs(true_ - r.residualEstimate) < 1e-9 * Math.sqrt(dot(b, b)));
     last = true_;
   }
-  const zero = await minres(async (v) => mul(H.a, n, v), new Float64Array(n), { maxIter: 5 });
+  const zero = await minres(async (v) => mulDense(H.a, n, v), new Float64Array(n), { maxIter: 5 });
   assert.equal(zero.iterations, 0);
   assert.ok(zero.solution.every((x) => x === 0));
 });
@@ -184,7 +171,7 @@ test('step sizes: gradient descent on a quadratic converges just below 2/λ_max 
   const distance = (lr: number) => {
     const w = new Float64Array(n);
     for (let t = 0; t < 3000; t++) {
-      const g = mul(A.a, n, w).map((x, i) => x - b[i]);
+      const g = mulDense(A.a, n, w).map((x, i) => x - b[i]);
       for (let i = 0; i < n; i++) w[i] -= lr * g[i];
     }
     return Math.sqrt(w.reduce((s, x, i) => s + (x - wStar[i]) ** 2, 0));
@@ -203,11 +190,11 @@ test('step sizes along the gradient: a step −ηg lowers an (indefinite) quadra
   const H = testMatrix(n, 13);
   const rng = new Rng(14);
   const b = Float64Array.from({ length: n }, () => rng.normal());
-  const f = (w: ArrayLike<number>) => 0.5 * dot(w, mul(H.a, n, w)) - dot(b, w);
+  const f = (w: ArrayLike<number>) => 0.5 * dot(w, mulDense(H.a, n, w)) - dot(b, w);
   for (let trial = 0; trial < 20; trial++) {
     const w = Float64Array.from({ length: n }, () => rng.normal());
-    const g = mul(H.a, n, w).map((x, i) => x - b[i]);
-    const hg = mul(H.a, n, g);
+    const g = mulDense(H.a, n, w).map((x, i) => x - b[i]);
+    const hg = mulDense(H.a, n, g);
     const c = rayleighQuotient(g, hg);
     const bound = stableLearningRate(c);
     const step = (eta: number) => f(w.map((x, i) => x - eta * g[i])) - f(w);
@@ -223,7 +210,7 @@ test('step sizes along the gradient: a step −ηg lowers an (indefinite) quadra
     }
     for (const s of [dampedInverseDiagonal(g, H.diag, 0.1), solveDense(H.a.map((x, k) => (k % (n + 1) === 0 ? x + 0.5 : x)), n, g)]) {
       const actual = f(w) - f(w.map((x, i) => x - s[i]));
-      const predicted = predictedDecrease(g, s, mul(H.a, n, s));
+      const predicted = predictedDecrease(g, s, mulDense(H.a, n, s));
       assert.ok(Math.abs(actual - predicted) < 1e-9 * Math.max(1, Math.abs(actual)), `${actual} vs ${predicted}`);
     }
   }
@@ -266,7 +253,7 @@ test('computeInsights on an operator: never more than `batch` vectors at once, s
   blocks.forEach(([s, e], i) => {
     const gb = Float64Array.from(gradient.subarray(s, e));
     const sub = Float64Array.from({ length: (e - s) ** 2 }, (_, k) => H.a[(s + Math.floor(k / (e - s))) * n + s + (k % (e - s))]);
-    const want = dot(gb, mul(sub, e - s, gb)) / dot(gb, gb);
+    const want = dot(gb, mulDense(sub, e - s, gb)) / dot(gb, gb);
     assert.ok(Math.abs(a.layers[i].gradientCurvature - want) < 1e-5 * Math.abs(want) + 1e-6, `layer ${i}: ${a.layers[i].gradientCurvature} vs ${want}`);
     assert.equal(a.layers[i].learningRateBound.topEigenvector, 2 / (i + 1));
   });

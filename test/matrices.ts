@@ -70,6 +70,17 @@ export function pinnedMatrix(): Dense & { lambda: number[]; vectors: Float64Arra
 }
 
 /** The float32 matvec of a dense matrix (float64 accumulation, rounded once), counting calls. */
+/** A·v for a row-major n×n matrix, in float64 (a plain reference product). */
+export function mulDense(a: Float64Array, n: number, v: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += a[i * n + j] * v[j];
+    out[i] = s;
+  }
+  return out;
+}
+
 export function denseMatVec(m: { n: number; a: Float64Array }): MatVec & { calls: number } {
   const { n, a } = m;
   const f = async (v: Float32Array): Promise<Float32Array> => {
