@@ -189,12 +189,7 @@ export function convergenceChart(points: readonly ConvergencePoint[], size: Char
   const X = (v: number) => left + ((v - xLo) / (xHi - xLo || 1)) * (width - left - right);
   const Y = (v: number) => topM + (1 - (v - dyLo) / (dyHi - dyLo || 1)) * (height - topM - bottom);
 
-  const parts: string[] = [open, '<g class="grid">'];
-  for (const t of yTicks) parts.push(`<line x1="${left}" x2="${width - right}" y1="${n(Y(t))}" y2="${n(Y(t))}"/>`);
-  parts.push('</g><g class="axis">');
-  parts.push(`<line class="axis-line" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
-  parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${topM}" y2="${height - bottom}"/>`);
-  for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">${escapeXml(tick(t))}</text>`);
+  const parts: string[] = [open, ...plotFrame({ left, right, top: topM, bottom, width, height }, yTicks, Y, (t) => escapeXml(tick(t)))];
   for (const t of xTicks) parts.push(`<text class="tick" x="${n(X(t))}" y="${height - bottom + 15}" text-anchor="middle">${escapeXml(tick(t))}</text>`);
   parts.push(`<text class="axis-label" x="${n((left + width - right) / 2)}" y="${height - 6}" text-anchor="middle">matvecs (HVPs)</text>`);
   parts.push('</g>');
@@ -261,12 +256,7 @@ export function densityChart(d: SpectralDensity, marks: { top: readonly number[]
   const Y = (v: number) => topM + (1 - (v - yLo) / (yHi - yLo)) * (height - topM - bottom);
   const yTicks = Array.from({ length: DENSITY_DECADES / 2 + 1 }, (_, i) => yLo + 2 * i);
   const xTicks = niceTicks(xLo, xHi, Math.max(2, Math.floor((width - left - right) / 80))).filter((t) => t >= xLo && t <= xHi);
-  const parts: string[] = [open, '<g class="grid">'];
-  for (const t of yTicks) parts.push(`<line x1="${left}" x2="${width - right}" y1="${n(Y(t))}" y2="${n(Y(t))}"/>`);
-  parts.push('</g><g class="axis">');
-  parts.push(`<line class="axis-line" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
-  parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${topM}" y2="${height - bottom}"/>`);
-  for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">1e${t}</text>`);
+  const parts: string[] = [open, ...plotFrame({ left, right, top: topM, bottom, width, height }, yTicks, Y, (t) => `1e${t}`)];
   for (const t of xTicks) parts.push(`<text class="tick" x="${n(X(t))}" y="${height - bottom + 15}" text-anchor="middle">${escapeXml(tick(t))}</text>`);
   parts.push(`<text class="axis-label" x="${n((left + width - right) / 2)}" y="${height - 6}" text-anchor="middle">eigenvalue λ (density on a log scale)</text>`);
   parts.push('</g>');
@@ -349,4 +339,20 @@ export function colourLegend(o: LegendOptions): string {
   });
   parts.push('</svg>');
   return parts.join('');
+}
+
+/**
+ * A line chart's frame: horizontal grid lines at `yTicks`, then (in the open axis group, which the
+ * caller closes) the x and y axis lines and the y tick labels (`label`: already escaped).
+ */
+export function plotFrame(box: { left: number; right: number; top: number; bottom: number; width: number; height: number }, yTicks: number[], Y: (v: number) => number, label: (t: number) => string): string[] {
+  const { left, right, top, bottom, width, height } = box;
+  return [
+    '<g class="grid">',
+    ...yTicks.map((t) => `<line x1="${left}" x2="${width - right}" y1="${n(Y(t))}" y2="${n(Y(t))}"/>`),
+    '</g><g class="axis">',
+    `<line class="axis-line" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`,
+    `<line class="axis-line" x1="${left}" x2="${left}" y1="${top}" y2="${height - bottom}"/>`,
+    ...yTicks.map((t) => `<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">${label(t)}</text>`),
+  ];
 }

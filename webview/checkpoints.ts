@@ -6,7 +6,7 @@
  * training as Cockpit (Schneider et al. 2021) shows it. Every label passes through `escapeXml`.
  */
 import type { CheckpointRow, TensorArrays, TensorResult } from '../extension/protocol.js';
-import { escapeXml, FONT_CHAR, n, niceTicks, tick, truncateMiddle, type ChartSize } from './charts.js';
+import { escapeXml, FONT_CHAR, n, niceTicks, plotFrame, tick, truncateMiddle, type ChartSize } from './charts.js';
 import { formatPm } from './format.js';
 
 export type CheckpointMetric = 'topEigenvalue' | 'trace' | 'bottomEigenvalue' | 'diagonalShare';
@@ -82,12 +82,7 @@ export function checkpointChart(points: readonly SeriesPoint[], labels: readonly
   const count = Math.max(1, labels.length);
   const X = (i: number) => (count === 1 ? (left + width - right) / 2 : left + (i / (count - 1)) * (width - left - right));
   const Y = (v: number) => top + (1 - (v - dLo) / (dHi - dLo || 1)) * (height - top - bottom);
-  const parts: string[] = [open, '<g class="grid">'];
-  for (const t of yTicks) parts.push(`<line x1="${left}" x2="${width - right}" y1="${n(Y(t))}" y2="${n(Y(t))}"/>`);
-  parts.push('</g><g class="axis">');
-  parts.push(`<line class="axis-line" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
-  parts.push(`<line class="axis-line" x1="${left}" x2="${left}" y1="${top}" y2="${height - bottom}"/>`);
-  for (const t of yTicks) parts.push(`<text class="tick" x="${left - 6}" y="${n(Y(t) + 4)}" text-anchor="end">${escapeXml(tick(t))}</text>`);
+  const parts: string[] = [open, ...plotFrame({ left, right, top, bottom, width, height }, yTicks, Y, (t) => escapeXml(tick(t)))];
   const slot = (width - left - right) / Math.max(1, count - 1);
   const maxChars = Math.max(3, Math.min(18, Math.floor(Math.max(slot, 40) / FONT_CHAR)));
   const longest = Math.min(maxChars, Math.max(...labels.map((l) => [...l].length)));
