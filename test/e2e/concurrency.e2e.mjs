@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { chooseEstimator, workerProcesses, openFile, ROOT, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { ROOT, chooseEstimator, inspectFile, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame, workerProcesses } from './harness.mjs';
 
 
 const text = async (loc) => (await loc.innerText().catch(() => '')).trim();
@@ -17,15 +17,13 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
   test('Inspect on cnn while mlp runs: the mlp run is replaced, one worker, the panel shows cnn only', { timeout: 240_000 }, async (t) => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const status = frame.locator('#status');
     assert.ok(await waitFor(async () => (await status.getAttribute('data-status').catch(() => '')) === 'running' && workerProcesses(ctx.session).length === 1, 60_000, 250), 'the mlp run is going');
     const first = workerProcesses(ctx.session)[0].pid;
     await sleep(2000);
-    await openFile(page, 'cnn/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'cnn/model.json');
     const title = frame.locator('#title');
     assert.ok(await waitFor(async () => /cnn\/model\.json/.test(await text(title)), 30_000, 250), `the panel's title names cnn: ${JSON.stringify(await text(title))}`);
     const replaced = await waitFor(() => {
@@ -49,8 +47,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
   test('the data file rewritten while the worker runs: the result is shown marked stale', { timeout: 240_000 }, async (t) => {
     if (!ctx.ready(t)) return;
     const { page, ws } = ctx.session;
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const status = frame.locator('#status');
     // Once the worker is past loading (the self-test, then HVPs), change the data file's bytes.
@@ -67,8 +64,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
 
   /** Starts Inspect on mlp and waits until the worker is past loading; returns the panel's frame. */
   async function startMlp(page) {
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const going = await waitFor(async () => /probes|sketch|Lanczos|H·g|HVP|diagonal/i.test(await text(frame.locator('#status'))), 60_000, 100);
     assert.ok(going, `the run got going: ${JSON.stringify(await text(frame.locator('#status')))}`);
@@ -116,8 +112,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
     // A long run: exact mode (one HVP per parameter), chosen in the panel.
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian'); // the cached result: the panel comes to the front
+    await inspectFile(page, 'mlp/model.json'); // the cached result: the panel comes to the front
     await runCommand(page, 'Show Curvature Panel');
     const frame = await webviewFrame(page, { has: '#estimator', timeout: 60_000 });
     await chooseEstimator(frame, 'exact');
@@ -130,8 +125,7 @@ describe('concurrency: overlapping runs, a file changed mid-run', async () => {
     t.diagnostic(`worker gone ${((performance.now() - t0) / 1000).toFixed(1)} s after the reload`);
     assert.ok(gone, `no worker left after the reload (workers: ${JSON.stringify(workerProcesses(ctx.session).map((w) => w.pid))})`);
     // The new window's extension works: an Inspect starts a worker, which Cancel stops.
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 1, 60_000, 250), 'a new run starts after the reload');
     await runCommand(page, 'Cancel Hessian Inspection');
     assert.ok(await waitFor(() => workerProcesses(ctx.session).length === 0, 20_000, 250), 'and cancels');

@@ -3,7 +3,7 @@
 // The workspace starts with curvatureLens.samples = 100000, so the run is long enough to cancel.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openFile, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { inspectFile, openFile, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
 const BROKEN_MODEL = '{\n "format": "layers-model",\n "modelTopology": {\n  "class_name": "Sequential",\n  "config": {"layers": [\n';
 
@@ -39,8 +39,7 @@ describe('errors: a broken model.json, and Cancel', async () => {
   test('Cancel in the panel stops a 100 000-probe run; the status says cancelled within 10 s', { timeout: 150_000 }, async (t) => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const frame = await webviewFrame(page, { has: '#cancel', timeout: 60_000 });
     const cancel = frame.locator('#cancel');
     await cancel.waitFor({ state: 'visible', timeout: 60_000 }).catch(async (e) => {

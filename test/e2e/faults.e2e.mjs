@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chooseEstimator, workerProcesses, openFile, ROOT, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { ROOT, chooseEstimator, inspectFile, runCommand, screenshot, since, sleep, useSession, waitFor, webviewFrame, workerProcesses } from './harness.mjs';
 
 const EVIL = '<img src=x onerror=document.title="pwned">';
 // examples/mlp with its middle layer (and its weights) renamed to EVIL.
@@ -30,8 +30,7 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
   test('a worker killed mid-run: a clear error in the panel, no worker left, and the next run works', { timeout: 240_000 }, async (t) => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     const status = frame.locator('#status');
     const victim = await waitFor(async () => {
@@ -73,8 +72,7 @@ describe('faults: an injected-HTML layer name, a killed worker', async () => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
     // A short run for this model: Hutchinson's 100 000 probes would take minutes.
-    await openFile(page, 'evil/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'evil/model.json');
     const frame = await webviewFrame(page, { has: '#status', timeout: 60_000 });
     // The long run again: cancel it once it is going, then switch the estimator in the panel (sketch, 100 HVPs).
     await frame.locator('#cancel').waitFor({ state: 'visible', timeout: 60_000 });

@@ -523,6 +523,12 @@ export async function paletteHas(page, title, { tries = 6 } = {}) {
 }
 
 /** Opens a workspace file by relative path (Quick Open), and waits for its editor tab. */
+/** Opens a file of the workspace in an editor and runs Inspect Hessian on it. */
+export async function inspectFile(page, relPath) {
+  await openFile(page, relPath);
+  await runCommand(page, 'Inspect Hessian');
+}
+
 export async function openFile(page, relPath) {
   const fileName = relPath.split('/').pop();
   const folder = relPath.split('/').slice(0, -1).join('/');

@@ -2,7 +2,7 @@
 // Inspect Hessian asks for trust/consent before it reads the model, and renders nothing before.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialogs, notifications, openFile, runCommand, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
+import { dialogs, inspectFile, notifications, screenshot, sleep, useSession, waitFor, webviewFrame } from './harness.mjs';
 
 const TRUST = /trust/i;
 
@@ -48,8 +48,7 @@ describe('untrusted workspace', async () => {
   test('Inspect Hessian asks for trust first and renders no result before consent', { timeout: 120_000 }, async (t) => {
     if (!ctx.ready(t)) return;
     const { page } = ctx.session;
-    await openFile(page, 'mlp/model.json');
-    await runCommand(page, 'Inspect Hessian');
+    await inspectFile(page, 'mlp/model.json');
     const prompts = await waitFor(async () => {
       const p = await trustPrompts(page);
       return p.length ? p : null;
