@@ -6,7 +6,7 @@
  * thread), their ratio, PyTorch's HVP time on the same architecture and batch (bench/torch_hvp.py under
  * /usr/bin/python3, torch.set_num_threads = our worker count; the column says so when torch is absent),
  * the ratio to PyTorch, peak RSS of the process, probes/s through the HVP worker pool (hvpPool.ts:
- * batches of 4 HVPs per worker, 8 stacked where inspect stacks), memory above resident-after-load of one HVP vs one gradient.
+ * batches as inspect makes them, batching.ts), memory above resident-after-load of one HVP vs one gradient.
  * Each model × backend runs in its own child process so peak RSS is its own.
  *
  *   node dist/bench.js [--quick]      (--quick: fewer repetitions, for a smoke test)
@@ -19,6 +19,8 @@ import { buildNetwork } from '../extension/engine/network.js';
 import { Objective } from '../extension/engine/objective.js';
 import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.js';
 import { HvpPool } from '../extension/engine/hvpPool.js';
+import { activationBudget, stacking } from '../extension/engine/batching.js';
+import { DEFAULTS } from '../extension/engine/inspect.js';
 import { CASES, type Case } from './models.js';
 import { firstPictureChild, firstPictureSection } from './first-picture.js';
 import { median } from './stats.js';
@@ -26,6 +28,8 @@ import { median } from './stats.js';
 
 interface Row {
   workers: number;
+  /** HVPs per pool batch (inspect's: K stacked per worker, or 4 single ones per worker). */
+  batch: number;
   probesPerSecond: number;
   peakRssMb: number;
   /** Resident memory a thread adds (its isolate, backend, model, data and activations), MB. */
@@ -73,13 +77,16 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const [gradientMs, hvpMs] = await timeMs([() => obj.lossAndGradient(), () => obj.hvp(v)], reps);
   // One pool per worker count, all alive, timed in alternation (round r times every pool once): the
   // machine is shared and its speed drifts over seconds, which sequential timing would read as speed-up.
-  const stacked = obj.rop; // stacked as inspect stacks: R-operator models (none of the others here is small enough)
+  // Batches as inspect makes them for this model, chunk and the default memory budget (batching.ts).
+  const budget = activationBudget(DEFAULTS.memoryBudget, 4 * (dataset.x.length + dataset.y.length), 4 * net.size);
   const pools: Array<{ workers: number; pool: HvpPool; vs: Float32Array[]; threadMb: number | null; times: number[] }> = [];
   try {
     for (const workers of workerCounts) {
       const before = rssMb();
+      const { stacked, K } = stacking(net, obj, c.chunk, budget, workers);
       const pool = new HvpPool(workers, { model: { file }, weights: net.initial, dataset, loss, chunkSize: c.chunk, backend, stacked }, (vs) => obj.hvpMany(vs));
-      const vs = Array.from({ length: (stacked ? 8 : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
+      // A stacked batch is K per worker; single HVPs go 4 per worker.
+      const vs = Array.from({ length: (stacked ? K : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       pools.push({ workers, pool, vs, threadMb: null, times: [] });
       await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
       await pool.hvpMany(vs);
@@ -95,7 +102,7 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   } finally {
     await Promise.all(pools.map((p) => p.pool.close()));
   }
-  const rows: Row[] = pools.map((p) => ({ workers: p.workers, probesPerSecond: (1000 * p.vs.length) / median(p.times), peakRssMb: peakMb(), threadMb: p.threadMb }));
+  const rows: Row[] = pools.map((p) => ({ workers: p.workers, batch: p.vs.length, probesPerSecond: (1000 * p.vs.length) / median(p.times), peakRssMb: peakMb(), threadMb: p.threadMb }));
   obj.dispose();
   if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
   return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
@@ -158,7 +165,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadBefore = loadavg();
   const controlBefore = await parallelControl();
-  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'PyTorch HVP / grad', 'peak RSS MB', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'PyTorch HVP / grad', 'peak RSS MB', 'HVPs / batch', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
@@ -202,6 +209,7 @@ async function main(): Promise<void> {
           typeof t === 'string' ? 'n/a' : (res.hvpMs / t.hvp_ms).toFixed(1),
           typeof t === 'string' ? 'n/a' : (t.hvp_ms / t.gradient_ms).toFixed(2),
           row.peakRssMb.toFixed(0),
+          String(row.batch),
           row.probesPerSecond.toFixed(1),
           typeof tw === 'string' ? 'n/a' : (1000 / tw.hvp_ms).toFixed(1),
           (row.probesPerSecond / one).toFixed(2),
@@ -238,7 +246,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), batches of 4 HVPs per worker, one at a time (8 stacked where inspect stacks: models on the R-operator path), median over rounds that time each worker count once in turn (the shared machine drifts in speed); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,

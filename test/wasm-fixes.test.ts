@@ -12,7 +12,10 @@ import assert from 'node:assert/strict';
 import { activateBackend, tf } from '../extension/engine/tfjs.js';
 import { loadModel } from '../extension/engine/loadModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
-import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective } from '../extension/engine/objective.js';
+import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective, ROP_BYTES_PER_DIRECTION_PARAM } from '../extension/engine/objective.js';
+import { buildNetwork } from '../extension/engine/network.js';
+import type { RawLayer, TfjsModelFile } from '../extension/readers/tfjsModel.js';
+import { Rng } from '../extension/estimators/rng.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmFixes.js';
 import { relL2 } from './helpers.js';
 
@@ -50,6 +53,47 @@ test('wasm: an HVP copy peaks within HVP_PEAK_PER_ACTIVATION_BYTE × its forward
     assert.ok(rop < perCopy, `R-operator peak per copy ${rop.toFixed(1)} vs ${perCopy.toFixed(1)}`);
   } finally {
     obj.dispose();
+  }
+});
+
+/** A 64-256-256-10 MLP (85k parameters) on 32 examples: its R-operator peak is mostly per-direction vectors. */
+function wideMlp(): Objective {
+  const rng = new Rng(3);
+  const widths = [64, 256, 256, 10];
+  const layers: RawLayer[] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, widths[0]] } }];
+  const weights: TfjsModelFile['weights'] = [];
+  for (let i = 1; i < widths.length; i++) {
+    layers.push({ className: 'Dense', name: `d${i}`, config: { units: widths[i], activation: i === widths.length - 1 ? 'linear' : 'tanh' } });
+    weights.push({ name: `d${i}/kernel`, shape: [widths[i - 1], widths[i]], values: new Float32Array(widths[i - 1] * widths[i]).map(() => rng.normal() / Math.sqrt(widths[i - 1])) });
+    weights.push({ name: `d${i}/bias`, shape: [widths[i]], values: new Float32Array(widths[i]) });
+  }
+  const net = buildNetwork({ path: '<test>', name: 'wide', topologyClass: 'Sequential', layers, inputShape: [widths[0]], weights, trainingLoss: null });
+  const n = 32;
+  const dataset = { x: new Float32Array(n * 64).map(() => rng.normal()), xShape: [64], y: new Float32Array(n * 10).map((_, i) => Number(i % 10 === Math.floor(i / 10) % 10)), yShape: [10], examples: n };
+  return new Objective(net, dataset, { name: 'categorical-cross-entropy', fromLogits: true, reason: 'test' }, n);
+}
+
+test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass, a few vectors per direction), and the estimate is not slack where vectors dominate', async () => {
+  await activateBackend('wasm');
+  for (const obj of [cnn(), wideMlp()]) {
+    try {
+      assert.ok(obj.rop, 'these models are meant to run on the R-operator');
+      const peaks: number[] = [];
+      for (const K of [1, 8, 32]) {
+        const vs = Array.from({ length: K }, (_, k) => new Float32Array(obj.size).map((_, i) => Math.sin(0.37 * i + k)));
+        wasmHeapPeak(true);
+        const before = wasmHeapLive();
+        obj.hvpMany(vs);
+        const peak = wasmHeapPeak() - before;
+        peaks.push(peak);
+        assert.ok(peak <= obj.hvpPeakBytes(K), `${obj.size} parameters, ${K} directions: peak ${(peak / 1e6).toFixed(1)} MB above the estimate ${(obj.hvpPeakBytes(K) / 1e6).toFixed(1)} MB`);
+      }
+      if (obj.size > 10000) assert.ok(peaks[2] >= 0.6 * obj.hvpPeakBytes(32), `32 directions: peak ${(peaks[2] / 1e6).toFixed(1)} MB, far below the estimate ${(obj.hvpPeakBytes(32) / 1e6).toFixed(1)} MB`);
+      // 32 directions cost the shared pass once, not 32 times (reverse-over-reverse would).
+      assert.ok(peaks[2] - peaks[0] <= 31 * ROP_BYTES_PER_DIRECTION_PARAM * obj.size, `32 vs 1 directions: ${((peaks[2] - peaks[0]) / 1e6).toFixed(1)} MB more`);
+    } finally {
+      obj.dispose();
+    }
   }
 });
 

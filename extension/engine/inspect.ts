@@ -21,9 +21,9 @@ import { chooseBackend, type BackendRequest } from './backend.js';
 import { loadModel } from './loadModel.js';
 import { dataLimits, modelLimits } from '../readers/limits.js';
 import { Objective } from './objective.js';
-import type { Network } from './network.js';
 import { FiniteGuard } from './nonFinite.js';
 import { defaultWorkers, HvpPool } from './hvpPool.js';
+import { activationBudget, chunkSizeFor, stacking } from './batching.js';
 import { DEFAULT_SYNTHETIC_EXAMPLES, syntheticData } from './synthetic.js';
 import { computeInsights, INSIGHT_DEFAULTS, shareAccumulator } from './insights.js';
 import { DiagonalPreviews, FIRST_PREVIEW_PRODUCTS } from './diagonalPreview.js';
@@ -41,25 +41,6 @@ export const DEFAULTS = { matvecs: 100, density: false, ggnDiagonal: false, dens
 /** Lanczos stops when the requested Ritz residuals are below this fraction of max|θ|. */
 const LANCZOS_TOL = 1e-5;
 const MAX_LANCZOS_STEPS = 300;
-/** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
-const MAX_BATCH = 32;
-/**
- * Reverse-over-reverse HVPs are stacked only for small models without convolutions (parameters × chunk
- * examples and activation bytes per copy below these), where op dispatch dominates: on wasm, 4 stacked
- * HVPs of a 784-256-256-10 MLP on 128 examples took 3× as long as 4 single ones, and stacked convolutions
- * are window-built (layers.ts) while single ones run on tfjs' kernel (6× faster per HVP on examples/cnn).
- * R-operator HVPs (rop.ts) always stack: the directions share one forward pass (examples/mlp 2.9 → 1.5 ms
- * per HVP at 8, the 784 MLP 16.7 → 12.7 ms). A property of the model, not a timing, because on wasm
- * stacked and single HVPs may differ in the last bits and a seed must reproduce.
- */
-const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
-const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
-
-/** Whether the network has convolution layers (Keras Conv2D/DepthwiseConv2D, ONNX Conv). */
-function convolutional(net: Network): boolean {
-  return net.blocks.some((b) => /conv/i.test(b.className));
-}
-
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<InspectOptions>;
   checkCount('--samples', o.samples, 1);
@@ -133,15 +114,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: `loss: ${loss.name} (${loss.reason})` });
   if (estimatorNote) report({ phase: 'load', message: 'loaded', done: 1, total: 1, eta: null, note: estimatorNote });
   const dataBytes = 4 * (dataset.x.length + dataset.y.length);
-  const activationBudget = Math.max(o.memoryBudget - dataBytes - 16 * vectorBytes, o.memoryBudget / 8);
-  const chunkSize = Math.max(1, Math.min(dataset.examples, Math.floor(activationBudget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
+  const budget = activationBudget(o.memoryBudget, dataBytes, vectorBytes);
+  const chunkSize = chunkSizeFor(net, dataset.examples, budget);
   const obj = new Objective(net, dataset, loss, chunkSize);
   const finite = new FiniteGuard(net, dataset, chunkSize, o.modelPath);
-  // Independent HVPs (exact columns, probes) go K at a time through stacked weight copies (small models
-  // only), K per worker (each worker's activations come out of the same budget), W = K × workers per batch.
-  const fit = Math.min(MAX_BATCH, Math.floor(activationBudget / o.workers / 2 / Math.max(obj.activationBytesPerCopy * 12, 1)));
-  const stacked = fit >= 2 && (obj.rop || (!convolutional(net) && P * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES));
-  const K = stacked ? fit : 1;
+  // Independent HVPs go K at a time per worker (batching.ts), W = K × workers per batch.
+  const { stacked, K } = stacking(net, obj, chunkSize, budget, o.workers);
   const W = K * o.workers;
   // The first batch of probes is small (at most FIRST_PREVIEW_PRODUCTS per worker) so that a preview
   // comes soon; stacked shares of any size ≥ 2 give the same bits, so the results do not change.
@@ -276,7 +254,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     let ggn: Float64Array | null = null;
     if (o.ggnDiagonal) {
       const t0 = Date.now();
-      const maxCopies = Math.max(1, Math.min(256, Math.floor(activationBudget / (12 * P + 12 * net.activationBytesPerExample))));
+      const maxCopies = Math.max(1, Math.min(256, Math.floor(budget / (12 * P + 12 * net.activationBytesPerExample))));
       ggn = obj.ggnDiagonal(maxCopies, (done, total) => report({ phase: 'diagonal', message: 'GGN diagonal (per-example factors)', done, total, eta: eta(t0, done, total) }));
       check();
     }

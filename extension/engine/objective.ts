@@ -21,6 +21,17 @@ import { chainHvp, ropSupports } from './rop.js';
  * examples/mlp and examples/cnn (wasm, with wasmFixes' shared copies; 32–37 without them).
  */
 export const HVP_PEAK_PER_ACTIVATION_BYTE = 24;
+/**
+ * The R-operator (rop.ts) keeps one shared forward and backward pass and one direction's intermediates at
+ * a time, whatever the number of directions K. Its peak, measured on wasm for the bench's R-operator
+ * models (examples, 784 MLP and its ×4/×16 widenings, 28×28 CNN; K = 1, 8, 32), is 8–20 bytes per byte
+ * of forward activations, plus ~14 bytes per parameter once (cached kernel transposes, the gradient,
+ * concatenations) and 12 bytes per parameter per direction (its vector, R-passes and result); these
+ * constants bound all of them.
+ */
+export const ROP_PEAK_PER_ACTIVATION_BYTE = 24;
+export const ROP_BYTES_PER_PARAM = 16;
+export const ROP_BYTES_PER_DIRECTION_PARAM = 16;
 
 export interface Dataset {
   x: Float32Array;
@@ -221,8 +232,24 @@ export class Objective {
    */
   copiesPerPass(): number {
     if (tf.getBackend() !== 'wasm') return Number.POSITIVE_INFINITY;
-    const room = 0.8 * (WASM_HEAP_LIMIT - wasmHeapLive());
-    return Math.max(1, Math.floor(room / (HVP_PEAK_PER_ACTIVATION_BYTE * Math.max(this.activationBytesPerCopy, 1))));
+    return this.directionsWithin(0.8 * (WASM_HEAP_LIMIT - wasmHeapLive()));
+  }
+
+  /**
+   * Estimated peak backend bytes of one hvpMany pass with K directions: K stacked tapes for
+   * reverse-over-reverse, one shared pass plus K vectors and results for the R-operator.
+   */
+  hvpPeakBytes(K: number): number {
+    const activations = Math.max(this.activationBytesPerCopy, 1);
+    if (!this.rop) return K * HVP_PEAK_PER_ACTIVATION_BYTE * activations;
+    return ROP_PEAK_PER_ACTIVATION_BYTE * activations + (ROP_BYTES_PER_PARAM + K * ROP_BYTES_PER_DIRECTION_PARAM) * this.size;
+  }
+
+  /** The most directions (at least 1) whose hvpPeakBytes fit in `bytes`. */
+  directionsWithin(bytes: number): number {
+    const one = this.hvpPeakBytes(1);
+    const each = this.hvpPeakBytes(2) - one;
+    return Math.max(1, 1 + Math.floor((bytes - one) / each));
   }
 
   /** Bytes of activations one HVP copy needs for the largest chunk (for choosing K in hvpMany). */

@@ -1,0 +1,48 @@
+/**
+ * How inspect evaluates its HVPs for a model, its data and a memory budget: examples per chunk, and
+ * how many independent HVPs are stacked per worker (shared with the benchmark, so that it measures the
+ * batches inspect really runs).
+ */
+import type { Network } from './network.js';
+import type { Objective } from './objective.js';
+
+/** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
+const MAX_BATCH = 32;
+/**
+ * Reverse-over-reverse HVPs are stacked only for small models without convolutions (parameters × chunk
+ * examples and activation bytes per copy below these), where op dispatch dominates: on wasm, 4 stacked
+ * HVPs of a 784-256-256-10 MLP on 128 examples took 3× as long as 4 single ones, and stacked convolutions
+ * are window-built (layers.ts) while single ones run on tfjs' kernel (6× faster per HVP on examples/cnn).
+ * R-operator HVPs (rop.ts) always stack: the directions share one forward pass (examples/mlp 2.9 → 1.5 ms
+ * per HVP at 8, the 784 MLP 16.7 → 12.7 ms). A property of the model, not a timing, because on wasm
+ * stacked and single HVPs may differ in the last bits and a seed must reproduce.
+ */
+const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
+const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
+
+/** Bytes left for activations once the data and 16 parameter-sized vectors are counted. */
+export function activationBudget(memoryBudget: number, dataBytes: number, vectorBytes: number): number {
+  return Math.max(memoryBudget - dataBytes - 16 * vectorBytes, memoryBudget / 8);
+}
+
+/** Examples per chunk: a gradient's activations (×12 for the second-order tape) in half the budget. */
+export function chunkSizeFor(net: Network, examples: number, budget: number): number {
+  return Math.max(1, Math.min(examples, Math.floor(budget / 2 / Math.max(net.activationBytesPerExample * 12, 1))));
+}
+
+/**
+ * Independent HVPs (exact columns, probes) per worker: `stacked` ones go K at a time through one
+ * Objective.hvpMany, as many as its estimated peak (Objective.hvpPeakBytes) lets fit in the worker's
+ * share of the budget; otherwise one by one.
+ */
+export function stacking(net: Network, obj: Objective, chunkSize: number, budget: number, workers: number): { stacked: boolean; K: number } {
+  const fit = Math.min(MAX_BATCH, obj.directionsWithin(budget / workers));
+  const small = !convolutional(net) && net.size * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
+  const stacked = fit >= 2 && (obj.rop || small);
+  return { stacked, K: stacked ? fit : 1 };
+}
+
+/** Whether the network has convolution layers (Keras Conv2D/DepthwiseConv2D, ONNX Conv). */
+function convolutional(net: Network): boolean {
+  return net.blocks.some((b) => /conv/i.test(b.className));
+}
