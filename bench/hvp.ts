@@ -62,6 +62,9 @@ async function timeMs(fs: Array<() => unknown>, reps: number): Promise<number[]>
   return ts.map(median);
 }
 
+/** Seconds of pool rounds per worker count (scaled down with --quick). */
+const POOL_SECONDS = 4;
+
 /** One model on one backend, in this (child) process. */
 async function runCase(c: Case, backend: BackendName, workerCounts: number[], reps: number): Promise<CaseResult> {
   await activateBackend(backend);
@@ -92,7 +95,10 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
       await pool.hvpMany(vs);
       pools[pools.length - 1].threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
     }
-    for (let r = 0; r < Math.max(3, reps); r++) {
+    // At least `reps` rounds, and until every pool has run for POOL_SECONDS: a round of a small model
+    // takes tens of ms, and the machine's speed drifts over seconds.
+    const spent = () => Math.min(...pools.map((p) => p.times.reduce((a, b) => a + b, 0)));
+    for (let r = 0; r < Math.max(3, reps) || (spent() < 1000 * POOL_SECONDS * (reps / 9) && r < 400); r++) {
       for (const p of pools) {
         const t0 = performance.now();
         await p.pool.hvpMany(p.vs);
@@ -246,7 +252,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed); speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed), at least ' + reps + ' rounds and ' + POOL_SECONDS + ' s per worker count; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,

@@ -32,11 +32,12 @@ export function chunkSizeFor(net: Network, examples: number, budget: number): nu
 
 /**
  * Independent HVPs (exact columns, probes) per worker: `stacked` ones go K at a time through one
- * Objective.hvpMany, as many as its estimated peak (Objective.hvpPeakBytes) lets fit in the worker's
- * share of the budget; otherwise one by one.
+ * Objective.hvpMany, as many as fit in the worker's share of the budget: the backend's estimated peak
+ * (Objective.hvpPeakBytes) plus each direction's vector and result in float32 outside the backend;
+ * otherwise one by one.
  */
 export function stacking(net: Network, obj: Objective, chunkSize: number, budget: number, workers: number): { stacked: boolean; K: number } {
-  const fit = Math.min(MAX_BATCH, obj.directionsWithin(budget / workers));
+  const fit = Math.min(MAX_BATCH, obj.directionsWithin(budget / workers, 8 * net.size));
   const small = !convolutional(net) && net.size * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
   const stacked = fit >= 2 && (obj.rop || small);
   return { stacked, K: stacked ? fit : 1 };

@@ -245,10 +245,10 @@ export class Objective {
     return ROP_PEAK_PER_ACTIVATION_BYTE * activations + (ROP_BYTES_PER_PARAM + K * ROP_BYTES_PER_DIRECTION_PARAM) * this.size;
   }
 
-  /** The most directions (at least 1) whose hvpPeakBytes fit in `bytes`. */
-  directionsWithin(bytes: number): number {
-    const one = this.hvpPeakBytes(1);
-    const each = this.hvpPeakBytes(2) - one;
+  /** The most directions (at least 1) whose hvpPeakBytes, plus `extra` bytes per direction, fit in `bytes`. */
+  directionsWithin(bytes: number, extra = 0): number {
+    const one = this.hvpPeakBytes(1) + extra;
+    const each = this.hvpPeakBytes(2) + 2 * extra - one;
     return Math.max(1, 1 + Math.floor((bytes - one) / each));
   }
 
