@@ -74,7 +74,8 @@ test('xtraceDiag: onProduct per group (before the second stage), small first gro
   const plain = await xtraceDiag(mv, n, { matvecs: 20, rng: new Rng(9), blocks: [[0, 10]] });
   const sizes: number[] = [];
   const events: string[] = [];
-  const many = async (vs: Float32Array[]) => (sizes.push(vs.length), events.push(`batch ${vs.length}`), matvecMany(vs));
+  const multiplied: Float32Array[] = [];
+  const many = async (vs: Float32Array[]) => (sizes.push(vs.length), multiplied.push(...vs), events.push(`batch ${vs.length}`), matvecMany(vs));
   const seenOmega: Float32Array[] = [];
   const x = await xtraceDiag(mv, n, {
     matvecs: 20,
@@ -90,6 +91,7 @@ test('xtraceDiag: onProduct per group (before the second stage), small first gro
   assert.deepEqual(sizes, [2, 4, 4, 4, 4, 2]);
   assert.deepEqual(events.slice(0, 9), ['batch 2', 'product', 'product', 'batch 4', 'product', 'product', 'product', 'product', 'batch 4']);
   assert.equal(seenOmega.length, 10);
+  assert.deepEqual(seenOmega, multiplied.slice(0, 10), 'each product is reported with its own test vector');
   assert.ok(seenOmega.every((w) => w.every((v) => v === 1 || v === -1)), 'the test vectors are Rademacher');
 });
 

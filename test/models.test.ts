@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { inspect } from '../extension/engine/inspect.js';
 import { readNpz } from '../extension/readers/npz.js';
 import { selfTest } from '../extension/engine/selftest.js';
+import { Objective } from '../extension/engine/objective.js';
 import { registerSecondOrderGradients } from '../extension/engine/gradients.js';
 import { tf } from '../extension/engine/tfjs.js';
 import { symmetricEigenvalues } from '../extension/linalg/symmetricEigen.js';
@@ -165,6 +166,23 @@ test('the self-test refuses a backend with tfjs stock (wrong) second derivatives
     } finally {
       registerSecondOrderGradients();
     }
+  }
+  assert.equal(selfTest().ok, true);
+});
+
+test('the self-test checks stacked HVPs too: a stacked path that is 1 % off, or returns its directions out of order, fails it', async () => {
+  const original = Objective.prototype.hvpMany;
+  const faults: Array<(out: Float32Array[]) => Float32Array[]> = [(out) => out.map((h) => h.map((x) => 1.01 * x)), (out) => [...out].reverse()];
+  try {
+    for (const fault of faults) {
+      Objective.prototype.hvpMany = function (this: Objective, vs: Float32Array[]) {
+        const out = original.call(this, vs);
+        return vs.length > 1 ? fault(out) : out;
+      };
+      assert.equal(selfTest().ok, false, 'a faulty stacked HVP passed the self-test');
+    }
+  } finally {
+    Objective.prototype.hvpMany = original;
   }
   assert.equal(selfTest().ok, true);
 });

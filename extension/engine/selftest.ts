@@ -103,7 +103,8 @@ function checkHead(head: Head, rop: boolean): { worst: number } {
 
 /**
  * Compares the engine's loss, gᵀv, and uᵀHu, vᵀHv, uᵀHv with central differences of a float64
- * reference (second differences and polarisation), relative to ‖Hv‖‖v‖. Disposes the objective.
+ * reference (second differences and polarisation), relative to ‖Hv‖‖v‖, with Hu and Hv from one
+ * stacked hvpMany; and Hv computed alone against the stacked one. Disposes the objective.
  */
 function compare(obj: Objective, f: (w: Float64Array) => number, rng: Rng): { worst: number } {
   try {
@@ -117,8 +118,9 @@ function compare(obj: Objective, f: (w: Float64Array) => number, rng: Rng): { wo
       return (f(along(d, e)) - 2 * f(w0) + f(along(d, -e))) / (e * e);
     };
     const { loss: l, gradient } = obj.lossAndGradient();
-    const hv = obj.hvp(Float32Array.from(v));
-    const hu = obj.hvp(Float32Array.from(u));
+    // Both ways inspect evaluates HVPs: stacked (probes, sketch columns) and one at a time (Lanczos).
+    const [hv, hu] = obj.hvpMany([Float32Array.from(v), Float32Array.from(u)]);
+    const hvAlone = obj.hvp(Float32Array.from(v));
     const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       let s = 0;
       for (let i = 0; i < a.length; i++) s += a[i] * b[i];
@@ -135,6 +137,7 @@ function compare(obj: Objective, f: (w: Float64Array) => number, rng: Rng): { wo
       Math.abs(dot(hv, v) - second(v)) / scale,
       Math.abs(dot(hu, u) - second(u)) / scale,
       Math.abs(dot(hv, u) - (second(sum) - second(diff)) / 4) / scale,
+      norm(hv.map((h, i) => h - hvAlone[i])) / Math.max(norm(hv), 1e-12),
     ];
     return { worst: Math.max(...errs.map((e) => (Number.isFinite(e) ? e : Infinity))) };
   } finally {

@@ -122,9 +122,17 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
   const apply = operator(who, matvec, n, opts, 2 * k);
   if (opts.signal?.aborted) throw new CancelledError();
 
-  const omega = Array.from({ length: k }, () => opts.rng.rademacher(n));
+  // Ω in the generator's order; the test vectors of a small first group are drawn (and multiplied)
+  // before the rest, so that its products come sooner. Same vectors, same results.
+  const early = opts.matvecMany && opts.firstBatchSize ? Math.min(k, Math.max(1, Math.floor(Math.min(opts.firstBatchSize, opts.batchSize ?? Number.POSITIVE_INFINITY)))) : k;
+  const omega = Array.from({ length: early }, () => opts.rng.rademacher(n));
   const onProduct = opts.onProduct;
-  const y = await apply(omega, onProduct ? (first, hvs) => hvs.forEach((hv, j) => onProduct(omega[first + j], hv)) : undefined);
+  const seen = (offset: number) => (onProduct ? (first: number, hvs: Float32Array[]) => hvs.forEach((hv, j) => onProduct(omega[offset + first + j], hv)) : undefined);
+  const y = await apply(omega, seen(0));
+  if (early < k) {
+    for (let i = early; i < k; i++) omega.push(opts.rng.rademacher(n));
+    y.push(...(await apply(omega.slice(early), seen(early))));
+  }
   const { q, r, rank } = qrColumns(y);
   apply.replan(k + rank);
   const z = await apply(q);
