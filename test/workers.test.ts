@@ -54,12 +54,12 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give identical results', async () => {
   const x = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, estimator: 'xdiag', matvecs: 30, top: 0, bottom: 0, seed: 3, backend: 'wasm' });
   assert.deepEqual(x.b, x.a);
-  // 37 probes, a first batch of 4 per worker (for an early preview), then 32 per batch and worker: 1 worker
-  // 4 + 32 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 15 + 14.
-  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 37, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
-  assert.equal(h.batch, 32, 'the fixture MLP should stack 32 HVPs per batch, or this case tests nothing new');
+  // 69 probes, a first batch of 4 per worker (for an early preview), then 64 per batch and worker: 1 worker
+  // 4 + 64 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 31 + 30.
+  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 69, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
+  assert.equal(h.batch, 64, 'the fixture MLP should stack 64 HVPs per batch, or this case tests nothing new');
   assert.deepEqual(h.b, h.a);
-  // 246 columns: 1 worker 7×32 + 22, 2 workers 3×64 + 54 (27 + 27).
+  // 246 columns: 1 worker 3×64 + 54, 2 workers 128 + 118 (59 + 59).
   const e = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, exact: true, top: 2, bottom: 2, backend: 'wasm' });
   assert.deepEqual(e.b, e.a);
   await noThreadsLeft();

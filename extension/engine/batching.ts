@@ -6,8 +6,14 @@
 import type { Network } from './network.js';
 import type { Objective } from './objective.js';
 
-/** Most HVPs evaluated together (stacked weight copies); more gains little once ops are large. */
-const MAX_BATCH = 32;
+/**
+ * Most HVPs evaluated together per worker. Stacking itself gains little past ~16 once ops are large
+ * (R-operator, examples/mlp: 0.86 ms per HVP at 16, 0.82 at 32, 0.81 at 64), but a pool batch ends
+ * when its slowest share does, so larger batches synchronise the workers less often (2 workers,
+ * examples/mlp: 1.3× → 1.5–1.7× the probes/s of 1 going from 32 to 64 per worker; the 784 MLP 1.3× →
+ * 1.5–1.6×). The memory budget bounds it (stacking()).
+ */
+const MAX_BATCH = 64;
 /**
  * Reverse-over-reverse HVPs are stacked only for small models without convolutions (parameters × chunk
  * examples and activation bytes per copy below these), where op dispatch dominates: on wasm, 4 stacked
