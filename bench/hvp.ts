@@ -42,6 +42,9 @@ interface CaseResult {
   loadMb: number;
   gradientMb: number;
   hvpMb: number;
+  /** One worker's stacked batch (HVPs) and its peak memory above resident, MB (as hvpMb). */
+  batch: number;
+  batchMb: number;
   rows: Row[];
 }
 
@@ -77,11 +80,15 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const gradientMb = peakMb() - loadMb;
   obj.hvp(v);
   const hvpMb = peakMb() - loadMb;
+  // Batches as inspect makes them for this model, chunk and the default memory budget (batching.ts);
+  // one worker's batch (K stacked HVPs with their vectors and results) is measured like one HVP.
+  const budget = activationBudget(DEFAULTS.memoryBudget, 4 * (dataset.x.length + dataset.y.length), 4 * net.size);
+  const alone = stacking(net, obj, c.chunk, budget, 1);
+  if (alone.stacked) obj.hvpMany(Array.from({ length: alone.K }, (_, k) => v.map((x, i) => x * Math.cos(i + k))));
+  const batchMb = peakMb() - loadMb;
   const [gradientMs, hvpMs] = await timeMs([() => obj.lossAndGradient(), () => obj.hvp(v)], reps);
   // One pool per worker count, all alive, timed in alternation (round r times every pool once): the
   // machine is shared and its speed drifts over seconds, which sequential timing would read as speed-up.
-  // Batches as inspect makes them for this model, chunk and the default memory budget (batching.ts).
-  const budget = activationBudget(DEFAULTS.memoryBudget, 4 * (dataset.x.length + dataset.y.length), 4 * net.size);
   const pools: Array<{ workers: number; pool: HvpPool; vs: Float32Array[]; threadMb: number | null; times: number[] }> = [];
   try {
     for (const workers of workerCounts) {
@@ -111,7 +118,7 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   const rows: Row[] = pools.map((p) => ({ workers: p.workers, batch: p.vs.length, probesPerSecond: (1000 * p.vs.length) / median(p.times), peakRssMb: peakMb(), threadMb: p.threadMb }));
   obj.dispose();
   if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
-  return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, rows };
+  return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, batch: alone.stacked ? alone.K : 1, batchMb, rows };
 }
 
 /**
@@ -171,7 +178,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const loadBefore = loadavg();
   const controlBefore = await parallelControl();
-  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'PyTorch HVP / grad', 'peak RSS MB', 'HVPs / batch', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'thread MB'];
+  const header = ['model', 'backend', 'params', 'examples', 'workers', 'gradient ms', 'HVP ms', 'HVP / grad', 'PyTorch HVP ms', 'HVP / PyTorch', 'PyTorch HVP / grad', 'peak RSS MB', 'HVPs / batch', 'probes/s', 'PyTorch HVPs/s', 'speed-up', 'HVP mem / grad mem', 'batch mem / grad mem', 'thread MB'];
   const rows: string[][] = [];
   const notes: string[] = [];
   const torchCache = new Map<string, Torch | string>();
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
           typeof tw === 'string' ? 'n/a' : (1000 / tw.hvp_ms).toFixed(1),
           (row.probesPerSecond / one).toFixed(2),
           (res.hvpMb / Math.max(res.gradientMb, 1e-9)).toFixed(2) + ` (${res.hvpMb.toFixed(1)} / ${res.gradientMb.toFixed(1)} MB)`,
+          res.batch > 1 ? (res.batchMb / Math.max(res.gradientMb, 1e-9)).toFixed(1) + ` (${res.batch} HVPs: ${res.batchMb.toFixed(1)} MB)` : '',
           row.threadMb == null ? '' : row.threadMb.toFixed(0),
         ]);
         process.stderr.write(`  ${rows[rows.length - 1].join(' | ')}\n`);
@@ -252,7 +260,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed), at least ' + reps + ' rounds and ' + POOL_SECONDS + ' s per worker count; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed), at least ' + reps + ' rounds and ' + POOL_SECONDS + ' s per worker count; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. batch mem / grad mem: the same for one stacked batch as inspect runs it on one worker (K HVPs at once, with their K vectors and results; K is bounded by the memory budget, `--memory-budget`). thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,
