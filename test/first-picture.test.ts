@@ -157,7 +157,7 @@ const flatTensors = (r: InspectResult) => r.layers.flatMap((l) => l.tensors.map(
 test('inspect, Hutchinson: first preview after the first small batch, the running mean of the probes so far, then the final diagonal', async () => {
   const seen = await withPreviews({ ...MLP, samples: 37, seed: 5 });
   const { result, previews, doneAt } = seen;
-  assert.equal(result.timing.batch, 64, 'the fixture MLP stacks 64 HVPs per batch: the first batch is made small');
+  assert.ok(result.timing.batch >= 16, `the fixture MLP stacks ${result.timing.batch} HVPs per batch; the first batch should be the small one`);
   assert.ok(previews.length >= 2, `${previews.length} previews`);
   const first = previews[0];
   assert.equal(first.matvecs, FIRST_PREVIEW_PRODUCTS);

@@ -54,12 +54,12 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give identical results', async () => {
   const x = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, estimator: 'xdiag', matvecs: 30, top: 0, bottom: 0, seed: 3, backend: 'wasm' });
   assert.deepEqual(x.b, x.a);
-  // 69 probes, a first batch of 4 per worker (for an early preview), then 64 per batch and worker: 1 worker
-  // 4 + 64 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 31 + 30.
-  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 69, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
-  assert.equal(h.batch, 64, 'the fixture MLP should stack 64 HVPs per batch, or this case tests nothing new');
+  // 45 probes, a first batch of 4 per worker (for an early preview), then 40 per batch and worker: 1 worker
+  // 4 + 40 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 19 + 18.
+  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 45, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
+  assert.equal(h.batch, 40, 'the fixture MLP should stack 40 HVPs per batch, or this case tests nothing new');
   assert.deepEqual(h.b, h.a);
-  // 246 columns: 1 worker 3×64 + 54, 2 workers 128 + 118 (59 + 59).
+  // 246 columns: 1 worker 6×40 + 6, 2 workers 3×80 + 6 (3 + 3).
   const e = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, exact: true, top: 2, bottom: 2, backend: 'wasm' });
   assert.deepEqual(e.b, e.a);
   await noThreadsLeft();

@@ -24,6 +24,14 @@ const MAX_BATCH = 64;
  * stacked and single HVPs may differ in the last bits and a seed must reproduce.
  */
 const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
+/**
+ * An R-operator batch holds at most this many times one HVP's memory. Its directions share the pass,
+ * so a batch costs the pass once plus each direction's vectors: where activations dominate (CNNs, small
+ * MLPs) this still allows MAX_BATCH; where parameters dominate, the shared pass is a small part of an
+ * HVP and stacking gains little (784-256-256-10 MLP: 11.2 ms per HVP at 4, 10.8 at 8, 11.2 at 64) while
+ * each direction costs ~24 bytes per parameter (its batch of 64 took 489 MB, 27× a gradient).
+ */
+const ROP_BATCH_PER_HVP = 2;
 const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 
 /** Bytes left for activations once the data and 16 parameter-sized vectors are counted. */
@@ -43,7 +51,9 @@ export function chunkSizeFor(net: Network, examples: number, budget: number): nu
  * otherwise one by one.
  */
 export function stacking(net: Network, obj: Objective, chunkSize: number, budget: number, workers: number): { stacked: boolean; K: number } {
-  const fit = Math.min(MAX_BATCH, obj.directionsWithin(budget / workers, 8 * net.size));
+  const perDirection = 8 * net.size;
+  const room = obj.rop ? Math.min(budget / workers, ROP_BATCH_PER_HVP * (obj.hvpPeakBytes(1) + perDirection)) : budget / workers;
+  const fit = Math.min(MAX_BATCH, obj.directionsWithin(room, perDirection));
   const small = !convolutional(net) && net.size * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;
   const stacked = fit >= 2 && (obj.rop || small);
   return { stacked, K: stacked ? fit : 1 };
