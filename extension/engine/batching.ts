@@ -24,6 +24,7 @@ const MAX_BATCH = 64;
  * stacked and single HVPs may differ in the last bits and a seed must reproduce.
  */
 const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
+const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 /**
  * An R-operator batch holds at most this many times one HVP's memory. Its directions share the pass,
  * so a batch costs the pass once plus each direction's vectors: where activations dominate (CNNs, small
@@ -32,7 +33,6 @@ const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
  * each direction costs ~24 bytes per parameter (its batch of 64 took 489 MB, 27× a gradient).
  */
 const ROP_BATCH_PER_HVP = 2;
-const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 
 /** Bytes left for activations once the data and 16 parameter-sized vectors are counted. */
 export function activationBudget(memoryBudget: number, dataBytes: number, vectorBytes: number): number {
