@@ -124,7 +124,7 @@ export async function xtraceDiag(matvec: MatVec, n: number, opts: XTraceOptions)
 
   // Ω in the generator's order; the test vectors of a small first group are drawn (and multiplied)
   // before the rest, so that its products come sooner. Same vectors, same results.
-  const early = opts.matvecMany && opts.firstBatchSize ? Math.min(k, Math.max(1, Math.floor(Math.min(opts.firstBatchSize, opts.batchSize ?? Number.POSITIVE_INFINITY)))) : k;
+  const early = Math.min(k, apply.firstGroup);
   const omega = Array.from({ length: early }, () => opts.rng.rademacher(n));
   const onProduct = opts.onProduct;
   const seen = (offset: number) => (onProduct ? (first: number, hvs: Float32Array[]) => hvs.forEach((hv, j) => onProduct(omega[offset + first + j], hv)) : undefined);
@@ -288,7 +288,7 @@ export function operator(
   n: number,
   opts: SketchOptions,
   planned: number,
-): ((vs: ArrayLike<number>[], onGroup?: (first: number, hvs: Float32Array[]) => void) => Promise<Float32Array[]>) & { replan: (p: number) => void } {
+): ((vs: ArrayLike<number>[], onGroup?: (first: number, hvs: Float32Array[]) => void) => Promise<Float32Array[]>) & { replan: (p: number) => void; readonly firstGroup: number } {
   const { signal, matvecMany, onProgress } = opts;
   const size = matvecMany ? Math.max(1, Math.floor(opts.batchSize ?? Number.POSITIVE_INFINITY)) : 1;
   let firstSize = matvecMany ? Math.max(1, Math.min(size, Math.floor(opts.firstBatchSize ?? size))) : 1;
@@ -316,7 +316,9 @@ export function operator(
   f.replan = (p: number) => {
     planned = p;
   };
-  return f;
+  /** The size of the next call's first group (the run's small first group until it has been taken). */
+  Object.defineProperty(f, 'firstGroup', { get: () => firstSize });
+  return f as typeof f & { readonly firstGroup: number };
 }
 
 /** Mean of the samples with standard error s/√count (null below 2 samples). */
