@@ -8,7 +8,8 @@
 import * as vscode from 'vscode';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointDiagonal, PanelState, TensorArrays, WorkerInspectOptions } from '../protocol.js';
+import type { PanelState, WorkerInspectOptions } from '../protocol.js';
+import { tensorArraysOf } from './preview.js';
 import { findCheckpoints } from './checkpointFiles.js';
 import { chooseData } from './inputs.js';
 import { runCheckpointsInWorker, WorkerError } from './workerClient.js';
@@ -47,10 +48,6 @@ async function chooseFolder(uri?: vscode.Uri): Promise<string | undefined> {
     title: 'A folder of checkpoints of one model (e.g. epoch-1/model.json, epoch-2/model.json, …)',
   });
   return picked?.[0]?.fsPath;
-}
-
-export function tensorArraysOf(d: readonly CheckpointDiagonal[]): TensorArrays[] {
-  return d.map((t) => ({ layer: t.layer, name: t.name, shape: t.shape, values: Float32Array.from(t.values), stderr: t.stderr ? Float32Array.from(t.stderr) : null }));
 }
 
 export async function inspectCheckpointsCommand(host: CheckpointsHost, uri?: vscode.Uri): Promise<void> {

@@ -1,13 +1,15 @@
 /**
- * A preliminary diagonal from the worker (protocol DiagonalPreview, JSON lists) as the panel holds it:
- * typed arrays, structured-cloned into the webview like the result's tensors. Imports no vscode.
+ * Per-tensor diagonals from the worker (protocol CheckpointDiagonal: JSON lists, where NaN arrives as
+ * null) as the panel holds them: typed arrays, structured-cloned into the webview like the result's
+ * tensors. For previews (DiagonalPreview) and Inspect Checkpoints' diagonals. Imports no vscode.
  */
-import type { DiagonalPreview, PanelPreview } from '../protocol.js';
+import type { CheckpointDiagonal, DiagonalPreview, PanelPreview, TensorArrays } from '../protocol.js';
+
+export function tensorArraysOf(d: readonly CheckpointDiagonal[]): TensorArrays[] {
+  const f32 = (xs: ReadonlyArray<number | null>) => Float32Array.from(xs, (v) => (v == null ? Number.NaN : v));
+  return d.map((t) => ({ layer: t.layer, name: t.name, shape: t.shape, values: f32(t.values), stderr: t.stderr ? f32(t.stderr) : null }));
+}
 
 export function panelPreview(p: DiagonalPreview): PanelPreview {
-  const f32 = (xs: ReadonlyArray<number | null>) => Float32Array.from(xs, (v) => (v == null ? Number.NaN : v));
-  return {
-    ...p,
-    tensors: p.tensors.map((t) => ({ layer: t.layer, name: t.name, shape: t.shape, values: f32(t.values), stderr: t.stderr ? f32(t.stderr) : null })),
-  };
+  return { ...p, tensors: tensorArraysOf(p.tensors) };
 }
