@@ -14,8 +14,7 @@ import { loadModel } from '../extension/engine/loadModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective, ROP_BYTES_PER_DIRECTION_PARAM } from '../extension/engine/objective.js';
 import { buildNetwork } from '../extension/engine/network.js';
-import type { RawLayer, TfjsModelFile } from '../extension/readers/tfjsModel.js';
-import { Rng } from '../extension/estimators/rng.js';
+import { data, model } from './chainModel.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmFixes.js';
 import { relL2 } from './helpers.js';
 
@@ -58,19 +57,8 @@ test('wasm: an HVP copy peaks within HVP_PEAK_PER_ACTIVATION_BYTE × its forward
 
 /** A 64-256-256-10 MLP (85k parameters) on 32 examples: its R-operator peak is mostly per-direction vectors. */
 function wideMlp(): Objective {
-  const rng = new Rng(3);
-  const widths = [64, 256, 256, 10];
-  const layers: RawLayer[] = [{ className: 'InputLayer', name: 'in', config: { batch_input_shape: [null, widths[0]] } }];
-  const weights: TfjsModelFile['weights'] = [];
-  for (let i = 1; i < widths.length; i++) {
-    layers.push({ className: 'Dense', name: `d${i}`, config: { units: widths[i], activation: i === widths.length - 1 ? 'linear' : 'tanh' } });
-    weights.push({ name: `d${i}/kernel`, shape: [widths[i - 1], widths[i]], values: new Float32Array(widths[i - 1] * widths[i]).map(() => rng.normal() / Math.sqrt(widths[i - 1])) });
-    weights.push({ name: `d${i}/bias`, shape: [widths[i]], values: new Float32Array(widths[i]) });
-  }
-  const net = buildNetwork({ path: '<test>', name: 'wide', topologyClass: 'Sequential', layers, inputShape: [widths[0]], weights, trainingLoss: null });
-  const n = 32;
-  const dataset = { x: new Float32Array(n * 64).map(() => rng.normal()), xShape: [64], y: new Float32Array(n * 10).map((_, i) => Number(i % 10 === Math.floor(i / 10) % 10)), yShape: [10], examples: n };
-  return new Objective(net, dataset, { name: 'categorical-cross-entropy', fromLogits: true, reason: 'test' }, n);
+  const net = buildNetwork(model(64, [{ className: 'Dense', units: 256, activation: 'tanh' }, { className: 'Dense', units: 256, activation: 'tanh' }, { className: 'Dense', units: 10 }], 3));
+  return new Objective(net, data(64, 10, 32, 'onehot'), { name: 'categorical-cross-entropy', fromLogits: true, reason: 'test' }, 32);
 }
 
 test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass, a few vectors per direction), and the estimate is not slack where vectors dominate', async () => {
