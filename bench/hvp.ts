@@ -23,7 +23,7 @@ import { activationBudget, stacking } from '../extension/engine/batching.js';
 import { DEFAULTS } from '../extension/engine/inspect.js';
 import { CASES, type Case } from './models.js';
 import { firstPictureChild, firstPictureSection } from './first-picture.js';
-import { median } from './stats.js';
+import { median, timeMs } from './stats.js';
 
 
 interface Row {
@@ -50,20 +50,6 @@ interface CaseResult {
 
 const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
 const peakMb = () => process.resourceUsage().maxRSS / 1024;
-
-/** Median ms of each function, timed in alternation after a warm-up (so that drift hits them alike). */
-async function timeMs(fs: Array<() => unknown>, reps: number): Promise<number[]> {
-  for (const f of fs) await f();
-  const ts: number[][] = fs.map(() => []);
-  for (let i = 0; i < reps; i++) {
-    for (const [j, f] of fs.entries()) {
-      const t0 = performance.now();
-      await f();
-      ts[j].push(performance.now() - t0);
-    }
-  }
-  return ts.map(median);
-}
 
 /** Seconds of pool rounds per worker count (scaled down with --quick). */
 const POOL_SECONDS = 4;
