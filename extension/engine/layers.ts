@@ -139,6 +139,12 @@ export interface WindowGeometry {
   pad: { top: number; bottom: number; left: number; right: number };
 }
 
+/** A convolution's strides, dilations and explicit padding (conv.ts) for a window on an input of this size. */
+export function convGeometry(inHeight: number, inWidth: number, w: Window2D): ConvGeometry {
+  const { pad } = windowGeometry(inHeight, inWidth, w);
+  return { strides: w.strides, dilations: w.dilations, pads: [[pad.top, pad.bottom], [pad.left, pad.right]] };
+}
+
 /** Output size and TensorFlow's padding (the extra row/column of "same" goes bottom/right). */
 export function windowGeometry(inHeight: number, inWidth: number, w: Window2D): WindowGeometry {
   const dim = (n: number, k: number, s: number, d: number) => {
@@ -211,8 +217,7 @@ export function windows(x: tf.Tensor4D, w: Window2D, padValue: number): tf.Tenso
 export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor, bias: tf.Tensor | null, w: Omit<Window2D, 'kernel'>, copies = 1): tf.Tensor4D {
   const [kh, kw] = kernel.shape.slice(-4);
   if (copies === 1) {
-    const { pad } = windowGeometry(x.shape[1], x.shape[2], { ...w, kernel: [kh, kw] });
-    const g: ConvGeometry = { strides: w.strides, dilations: w.dilations, pads: [[pad.top, pad.bottom], [pad.left, pad.right]] };
+    const g = convGeometry(x.shape[1], x.shape[2], { ...w, kernel: [kh, kw] });
     if (nativeConvSupports(g)) {
       const y = nativeConv2d(x, kernel as tf.Tensor4D, g);
       return bias ? tf.add(y, bias) : y;

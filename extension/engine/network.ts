@@ -7,7 +7,7 @@
  */
 import { InputError } from '../errors.js';
 import type { ChainLink } from './rop.js';
-import { nativeConvSupports, type ConvGeometry } from './conv.js';
+import { nativeConvSupports } from './conv.js';
 import type { RawLayer, TfjsModelFile, WeightTensor } from '../readers/tfjsModel.js';
 import { tf } from './tfjs.js';
 import {
@@ -17,6 +17,7 @@ import {
   avgPool,
   batchNorm,
   conv2d,
+  convGeometry,
   dense,
   depthwiseConv2d,
   embedding,
@@ -253,7 +254,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
         if (useBias) ws.push([takeWeight(l, 'bias', [filters]), true]);
         const [k, bi] = own(ws);
         const geom = { strides, dilations, padding: win.padding };
-        const geometry: ConvGeometry = { strides, dilations, pads: [[g.pad.top, g.pad.bottom], [g.pad.left, g.pad.right]] };
+        const geometry = convGeometry(shape[0], shape[1], win);
         if (!depthwise && nativeConvSupports(geometry) && k >= 0 && (!useBias || bi >= 0)) links.set(l.name, [{ kind: 'conv', kernel: k, bias: useBias ? bi : null, geometry }]);
         const op = depthwise ? depthwiseConv2d : conv2d;
         actBytes += 4 * g.outHeight * g.outWidth * kh * kw * shape[2];
