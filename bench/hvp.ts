@@ -19,6 +19,7 @@ import { buildNetwork } from '../extension/engine/network.js';
 import { Objective } from '../extension/engine/objective.js';
 import { activateBackend, tf, type BackendName } from '../extension/engine/tfjs.js';
 import { HvpPool } from '../extension/engine/hvpPool.js';
+import { selfTest } from '../extension/engine/selftest.js';
 import { activationBudget, stacking } from '../extension/engine/batching.js';
 import { DEFAULTS } from '../extension/engine/inspect.js';
 import { CASES, type Case } from './models.js';
@@ -57,6 +58,9 @@ const POOL_SECONDS = 4;
 /** One model on one backend, in this (child) process. */
 async function runCase(c: Case, backend: BackendName, workerCounts: number[], reps: number): Promise<CaseResult> {
   await activateBackend(backend);
+  // As a worker starts (backend.ts, hvpThread.ts): the self-test runs before the model is loaded, so
+  // the memory measured from here on is the model's, not the runtime's first compilations.
+  if (!selfTest().ok) throw new Error(`the ${backend} backend failed the self-test`);
   const { file, dataset, loss } = c.load();
   const net = buildNetwork(file);
   const obj = new Objective(net, dataset, loss, c.chunk);
@@ -246,7 +250,7 @@ async function main(): Promise<void> {
     '',
     table,
     '',
-    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed), at least ' + reps + ' rounds and ' + POOL_SECONDS + ' s per worker count; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after loading model and data, one HVP vs one gradient. batch mem / grad mem: the same for one stacked batch as inspect runs it on one worker (K HVPs at once, with their K vectors and results; K is bounded by the memory budget, `--memory-budget`). thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
+    'Columns: gradient / HVP ms are medians of ' + reps + ' runs after a warm-up, timed in alternation, on one thread, over all examples (chunks of the stated size). PyTorch HVP ms: the same architecture and batch in PyTorch eager (double backward, `torch.set_num_threads(1)`, as our HVP ms is one thread), see bench/torch_hvp.py; PyTorch HVP / grad: its HVP time over its own gradient time (the same ratio for PyTorch); PyTorch HVPs/s: the same with `torch.set_num_threads(workers)`, to compare with probes/s. probes/s: HVPs per second through the worker pool (hvpPool.ts), one batch at a time, each batch as inspect makes them for the model, its chunk and the default memory budget (engine/batching.ts: K stacked HVPs per worker where inspect stacks, else 4 single HVPs per worker; HVPs / batch gives the total), the pool cutting a batch into pieces that the threads and the calling thread claim as they go; median over rounds that time each worker count once in turn (the shared machine drifts in speed), at least ' + reps + ' rounds and ' + POOL_SECONDS + ' s per worker count; speed-up relative to 1 worker. HVP mem / grad mem: peak resident memory above the resident memory after the self-test and loading model and data (as a worker starts), one HVP vs one gradient. batch mem / grad mem: the same for one stacked batch as inspect runs it on one worker (K HVPs at once, with their K vectors and results; K is bounded by the memory budget, `--memory-budget`). thread MB: resident memory one extra worker thread adds (its own tfjs, wasm heap, model, data and activations). peak RSS: the whole process, threads included.',
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
     '',
     firstPicture,

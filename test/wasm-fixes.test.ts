@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { activateBackend, tf } from '../extension/engine/tfjs.js';
 import { loadModel } from '../extension/engine/loadModel.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
-import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective, ROP_BYTES_PER_DIRECTION_PARAM } from '../extension/engine/objective.js';
+import { HVP_PEAK_PER_ACTIVATION_BYTE, Objective } from '../extension/engine/objective.js';
 import { buildNetwork } from '../extension/engine/network.js';
 import { data, model } from './chainModel.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmFixes.js';
@@ -61,7 +61,7 @@ function wideMlp(): Objective {
   return new Objective(net, data(64, 10, 32, 'onehot'), { name: 'categorical-cross-entropy', fromLogits: true, reason: 'test' }, 32);
 }
 
-test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass, a few vectors per direction), and the estimate is not slack where vectors dominate', async () => {
+test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass and one direction at a time, whatever their number), and the estimate is not slack where parameters dominate', async () => {
   await activateBackend('wasm');
   for (const obj of [cnn(), wideMlp()]) {
     try {
@@ -77,8 +77,9 @@ test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass,
         assert.ok(peak <= obj.hvpPeakBytes(K), `${obj.size} parameters, ${K} directions: peak ${(peak / 1e6).toFixed(1)} MB above the estimate ${(obj.hvpPeakBytes(K) / 1e6).toFixed(1)} MB`);
       }
       if (obj.size > 10000) assert.ok(peaks[2] >= 0.6 * obj.hvpPeakBytes(32), `32 directions: peak ${(peaks[2] / 1e6).toFixed(1)} MB, far below the estimate ${(obj.hvpPeakBytes(32) / 1e6).toFixed(1)} MB`);
-      // 32 directions cost the shared pass once, not 32 times (reverse-over-reverse would).
-      assert.ok(peaks[2] - peaks[0] <= 31 * ROP_BYTES_PER_DIRECTION_PARAM * obj.size, `32 vs 1 directions: ${((peaks[2] - peaks[0]) / 1e6).toFixed(1)} MB more`);
+      // 32 directions cost what one does: each is read back and freed before the next is uploaded
+      // (holding them all would add at least a vector and a product, 8 bytes per parameter, each).
+      assert.ok(peaks[2] - peaks[0] < 4 * obj.size, `32 vs 1 directions: ${((peaks[2] - peaks[0]) / 1e6).toFixed(2)} MB more`);
     } finally {
       obj.dispose();
     }

@@ -54,12 +54,12 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give identical results', async () => {
   const x = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, estimator: 'xdiag', matvecs: 30, top: 0, bottom: 0, seed: 3, backend: 'wasm' });
   assert.deepEqual(x.b, x.a);
-  // 45 probes, a first batch of 4 per worker (for an early preview), then 40 per batch and worker: 1 worker
-  // 4 + 40 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 19 + 18.
-  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 45, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
-  assert.equal(h.batch, 40, 'the fixture MLP should stack 40 HVPs per batch, or this case tests nothing new');
+  // 123 probes, a first batch of 4 per worker (for an early preview), then 59 per batch and worker: 1 worker
+  // 4 + 59 + 59 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 58 + 57.
+  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 123, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
+  assert.equal(h.batch, 59, 'the fixture MLP should stack 59 HVPs per batch, or this case tests nothing new');
   assert.deepEqual(h.b, h.a);
-  // 246 columns: 1 worker 6×40 + 6, 2 workers 3×80 + 6 (3 + 3).
+  // 246 columns: 1 worker 4×59 + 10, 2 workers 2×118 + 10 (5 + 5).
   const e = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, exact: true, top: 2, bottom: 2, backend: 'wasm' });
   assert.deepEqual(e.b, e.a);
   await noThreadsLeft();

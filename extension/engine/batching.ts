@@ -26,13 +26,13 @@ const MAX_BATCH = 64;
 const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
 const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 /**
- * An R-operator batch holds at most this many times one HVP's memory. Its directions share the pass,
- * so a batch costs the pass once plus each direction's vectors: where activations dominate (CNNs, small
- * MLPs) this still allows MAX_BATCH; where parameters dominate, the shared pass is a small part of an
- * HVP and stacking gains little (784-256-256-10 MLP: 11.2 ms per HVP at 4, 10.8 at 8, 11.2 at 64) while
- * each direction costs ~24 bytes per parameter (its batch of 64 took 489 MB, 27× a gradient).
+ * An R-operator batch holds at most this many times one HVP's memory (issue 6: a worker's batch within 3×
+ * a gradient's, and one HVP takes 1.6–1.9× a gradient). The backend holds one direction at a time
+ * (Objective.hvpMany), so what grows with K is each direction's vector and product on the host: models
+ * dominated by activations (CNNs, small MLPs) still stack MAX_BATCH, those dominated by parameters a few
+ * (784-256-256-10 MLP: 8; per HVP 11.9 ms at 3, 11.2 at 6, 11.1 at 12).
  */
-const ROP_BATCH_PER_HVP = 2;
+const ROP_BATCH_PER_HVP = 1.5;
 
 /** Bytes left for activations once the data and 16 parameter-sized vectors are counted. */
 export function activationBudget(memoryBudget: number, dataBytes: number, vectorBytes: number): number {
@@ -47,11 +47,11 @@ export function chunkSizeFor(net: Network, examples: number, budget: number): nu
 /**
  * Independent HVPs (exact columns, probes) per worker: `stacked` ones go K at a time through one
  * Objective.hvpMany, as many as fit in the worker's share of the budget: the backend's estimated peak
- * (Objective.hvpPeakBytes) plus each direction's vector and result in float32 outside the backend;
+ * (Objective.hvpPeakBytes) plus what each direction holds outside it (Objective.hostBytesPerDirection);
  * otherwise one by one.
  */
 export function stacking(net: Network, obj: Objective, chunkSize: number, budget: number, workers: number): { stacked: boolean; K: number } {
-  const perDirection = 8 * net.size;
+  const perDirection = obj.hostBytesPerDirection;
   const room = obj.rop ? Math.min(budget / workers, ROP_BATCH_PER_HVP * (obj.hvpPeakBytes(1) + perDirection)) : budget / workers;
   const fit = Math.min(MAX_BATCH, obj.directionsWithin(room, perDirection));
   const small = !convolutional(net) && net.size * chunkSize < STACK_MAX_WEIGHT_EXAMPLES && obj.activationBytesPerCopy < STACK_MAX_ACTIVATION_BYTES;

@@ -22,16 +22,15 @@ import { chainHvp, ropSupports } from './rop.js';
  */
 export const HVP_PEAK_PER_ACTIVATION_BYTE = 24;
 /**
- * The R-operator (rop.ts) keeps one shared forward and backward pass and one direction's intermediates at
- * a time, whatever the number of directions K. Its peak, measured on wasm for the bench's R-operator
- * models (examples, 784 MLP and its ×4/×16 widenings, 28×28 CNN; K = 1, 8, 32), is 8–20 bytes per byte
- * of forward activations, plus ~14 bytes per parameter once (cached kernel transposes, the gradient,
- * concatenations) and 12 bytes per parameter per direction (its vector, R-passes and result); these
- * constants bound all of them.
+ * The R-operator (rop.ts) keeps one shared forward and backward pass and one direction at a time (its
+ * vector, R-passes and product), whatever the number of directions K. Its peak, measured on wasm for the
+ * bench's R-operator models (examples, 784 MLP and its ×4/×16 widenings, 28×28 CNN; K = 1, 8, 32), is
+ * 8–20 bytes per byte of forward activations plus 26–27 bytes per parameter (the direction's vector,
+ * product and their concatenation, the cached kernel transposes, the adjoints' sums); these constants bound
+ * them (the estimate is 0.65–0.8× where parameters or small activations dominate, 0.35× for the CNNs).
  */
 export const ROP_PEAK_PER_ACTIVATION_BYTE = 24;
-export const ROP_BYTES_PER_PARAM = 16;
-export const ROP_BYTES_PER_DIRECTION_PARAM = 16;
+export const ROP_BYTES_PER_PARAM = 28;
 
 export interface Dataset {
   x: Float32Array;
@@ -112,12 +111,14 @@ export class Objective {
   }
 
   /**
-   * Exact H·v for several v at once. On the R-operator path (rop.ts) the directions share one forward
-   * and backward pass. Otherwise K copies of the weights are stacked on a leading axis and evaluated in
-   * the same ops (Σ_k L(w_k) has block-diagonal Hessian diag(H, …, H)), so K products cost one set of op
-   * dispatches, which dominate small models; memory grows K-fold in activations.
+   * Exact H·v for several v at once. On the R-operator path (rop.ts) the directions go one by one through
+   * each chunk's shared forward and backward pass, and each product is read back as soon as it is made.
+   * Otherwise K copies of the weights are stacked on a leading axis and evaluated in the same ops
+   * (Σ_k L(w_k) has block-diagonal Hessian diag(H, …, H)), so K products cost one set of op dispatches,
+   * which dominate small models; memory grows K-fold in activations.
    */
   hvpMany(vs: Float32Array[]): Float32Array[] {
+    if (this.rop) return this.ropMany(vs);
     const most = this.copiesPerPass();
     if (vs.length > most) {
       const out: Float32Array[] = [];
@@ -126,25 +127,16 @@ export class Objective {
     }
     const K = vs.length;
     const out = this.chunks.length === 1 ? [] : vs.map(() => new Float64Array(this.size));
-    const chain = this.rop ? this.net.chain! : null;
-    // Reverse-over-reverse reads the directions stacked ([K, ...shape]); the R-operator one by one.
-    const stacked = chain
-      ? vs.flatMap((v) => this.net.params.map((p) => tf.tensor(v.subarray(p.offset, p.offset + p.size), p.shape)))
-      : this.net.params.map((p) => {
-          const buf = new Float32Array(K * p.size);
-          vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
-          return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
-        });
-    const weights = K === 1 || chain ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
+    // The directions stacked on a leading axis ([K, ...shape]), as the weight copies are.
+    const stacked = this.net.params.map((p) => {
+      const buf = new Float32Array(K * p.size);
+      vs.forEach((v, k) => buf.set(v.subarray(p.offset, p.offset + p.size), k * p.size));
+      return tf.tensor(buf, K === 1 ? p.shape : [K, ...p.shape]);
+    });
+    const weights = K === 1 ? this.weights : tf.tidy(() => this.weights.map((w) => stackCopies(w, K)));
     try {
       for (const c of this.chunks) {
         const flat = tf.tidy(() => {
-          if (chain) {
-            const P = this.net.params.length;
-            const perDirection = vs.map((_, k) => stacked.slice(k * P, (k + 1) * P));
-            const hv = chainHvp(chain, this.net.head, this.loss, weights, perDirection, c.x, c.y, this.total);
-            return tf.concat(hv.flatMap((h) => h.map((t) => tf.reshape(t, [-1]))));
-          }
           const x = K === 1 ? c.x : tf.tile(c.x, [K, ...c.x.shape.slice(1).map(() => 1)]);
           const y = K === 1 ? c.y : tf.tile(c.y, [K, ...c.y.shape.slice(1).map(() => 1)]);
           const f = () => tf.div(lossSum(this.loss, this.net.head, this.net.logits(weights, x, K), y), this.total) as tf.Scalar;
@@ -161,6 +153,37 @@ export class Objective {
       if (weights !== this.weights) weights.forEach((t) => t.dispose());
     }
     return out.map((o) => Float32Array.from(o));
+  }
+
+  /**
+   * hvpMany on the R-operator path: per chunk one shared pass (chainHvp), then each direction in turn,
+   * uploaded, multiplied and read back before the next, so the backend holds one direction at a time.
+   */
+  private ropMany(vs: Float32Array[]): Float32Array[] {
+    const chain = this.net.chain!;
+    const single = this.chunks.length === 1;
+    const out: Float32Array[] = new Array(vs.length);
+    const sums = single ? [] : vs.map(() => new Float64Array(this.size));
+    for (const c of this.chunks) {
+      tf.tidy(() => {
+        const hvOf = chainHvp(chain, this.net.head, this.loss, this.weights, c.x, c.y, this.total);
+        vs.forEach((v, k) => {
+          const values = readAndDispose(tf.tidy(() => tf.concat(hvOf(this.split(v)).map((t) => tf.reshape(t, [-1])))));
+          // One chunk: its float32 sums are the answer (a float64 round trip would give the same bits).
+          if (single) out[k] = values;
+          else accumulate(sums[k], values);
+        });
+      });
+    }
+    return single ? out : sums.map((o) => Float32Array.from(o));
+  }
+
+  /**
+   * Bytes hvpMany holds outside the backend per direction: its vector and product in float32, and a
+   * float64 running sum when there are several chunks.
+   */
+  get hostBytesPerDirection(): number {
+    return (this.chunks.length === 1 ? 8 : 16) * this.size;
   }
 
   /**
@@ -237,19 +260,22 @@ export class Objective {
 
   /**
    * Estimated peak backend bytes of one hvpMany pass with K directions: K stacked tapes for
-   * reverse-over-reverse, one shared pass plus K vectors and results for the R-operator.
+   * reverse-over-reverse; for the R-operator one shared pass and one direction, whatever K.
    */
   hvpPeakBytes(K: number): number {
     const activations = Math.max(this.activationBytesPerCopy, 1);
     if (!this.rop) return K * HVP_PEAK_PER_ACTIVATION_BYTE * activations;
-    return ROP_PEAK_PER_ACTIVATION_BYTE * activations + (ROP_BYTES_PER_PARAM + K * ROP_BYTES_PER_DIRECTION_PARAM) * this.size;
+    return ROP_PEAK_PER_ACTIVATION_BYTE * activations + ROP_BYTES_PER_PARAM * this.size;
   }
 
-  /** The most directions (at least 1) whose hvpPeakBytes, plus `extra` bytes per direction, fit in `bytes`. */
+  /**
+   * The most directions (at least 1) whose hvpPeakBytes, plus `extra` bytes per direction, fit in `bytes`
+   * (unbounded when they cost nothing per direction).
+   */
   directionsWithin(bytes: number, extra = 0): number {
     const one = this.hvpPeakBytes(1) + extra;
     const each = this.hvpPeakBytes(2) + 2 * extra - one;
-    return Math.max(1, 1 + Math.floor((bytes - one) / each));
+    return each <= 0 ? (bytes >= one ? Number.POSITIVE_INFINITY : 1) : Math.max(1, 1 + Math.floor((bytes - one) / each));
   }
 
   /** Bytes of activations one HVP copy needs for the largest chunk (for choosing K in hvpMany). */

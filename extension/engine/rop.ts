@@ -88,10 +88,12 @@ interface Kept {
 }
 
 /**
- * H·v for the loss Σ_n ℓ(s_N, y_n) / total of one chunk, for each direction in `vs` (vs[k][i] shaped
- * like params[i]). Returns one list of tensors per direction, in params order. Call in tf.tidy.
+ * The shared forward and backward pass of one chunk for the loss Σ_n ℓ(s_N, y_n) / total, returned as
+ * v ↦ H·v (v[i] shaped like params[i]; H·v in params order). Call in tf.tidy and apply the result, each
+ * direction in its own tf.tidy, while that tidy lives: a direction's R-passes, vector and product are
+ * then freed before the next, so K directions cost the shared pass once plus one direction's working set.
  */
-export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w: tf.Tensor[], vs: tf.Tensor[][], x: tf.Tensor, y: tf.Tensor, total: number): tf.Tensor[][] {
+export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, total: number): (v: tf.Tensor[]) => tf.Tensor[] {
   const N = chain.length;
   const first = chain.findIndex((l) => l.kind === 'dense' || l.kind === 'conv');
   const kept: Kept[] = [];
@@ -110,8 +112,7 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
   const delta: tf.Tensor[] = new Array(N + 1);
   delta[N] = deltaN;
   for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
-  // Each direction's intermediates are freed before the next (one direction's working set at a time).
-  return vs.map((v) => tf.tidy(() => {
+  return (v) => {
     const Rs: Array<tf.Tensor | null> = new Array(N + 1).fill(null);
     for (let i = first; i < N; i++) Rs[i + 1] = rForward(chain[i], kept[i], Rs[i], w, v);
     const hv: tf.Tensor[] = new Array(w.length);
@@ -133,7 +134,7 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       }
     }
     return hv;
-  }));
+  };
 }
 
 function forward(link: ChainLink, s: tf.Tensor, w: tf.Tensor[], k: Kept): tf.Tensor {
