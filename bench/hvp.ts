@@ -61,6 +61,7 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   // As a worker starts (backend.ts, hvpThread.ts): the self-test runs before the model is loaded, so
   // the memory measured from here on is the model's, not the runtime's first compilations.
   if (!selfTest().ok) throw new Error(`the ${backend} backend failed the self-test`);
+  const tensorsBefore = tf.memory().numTensors;
   const { file, dataset, loss } = c.load();
   const net = buildNetwork(file);
   const obj = new Objective(net, dataset, loss, c.chunk);
@@ -107,7 +108,8 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
   }
   const rows: Row[] = pools.map((p) => ({ workers: p.workers, batch: p.vs.length, probesPerSecond: (1000 * p.vs.length) / median(p.times), peakRssMb: peakMb(), threadMb: p.threadMb }));
   obj.dispose();
-  if (tf.memory().numTensors !== 0) throw new Error(`${tf.memory().numTensors} tensors left after the case`);
+  net.dispose();
+  if (tf.memory().numTensors !== tensorsBefore) throw new Error(`${tf.memory().numTensors - tensorsBefore} tensors left after the case`);
   return { params: net.size, gradientMs, hvpMs, loadMb, gradientMb, hvpMb, batch: alone.stacked ? alone.K : 1, batchMb, rows };
 }
 

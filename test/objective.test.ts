@@ -10,6 +10,8 @@ import { buildNetwork } from '../extension/engine/network.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { Objective } from '../extension/engine/objective.js';
 import { relL2 } from './helpers.js';
+import { selfTest } from '../extension/engine/selftest.js';
+import { inspect } from '../extension/engine/inspect.js';
 
 function load(name: string) {
   const dir = `test/fixtures/models/${name}`;
@@ -56,3 +58,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
   });
 }
+
+test('no tensor outlives the self-test or a run, also of a model with kept constants (BatchNormalization statistics)', async () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await activateBackend(backend);
+    const before = tf.memory().numTensors;
+    assert.ok(selfTest().ok);
+    assert.equal(tf.memory().numTensors, before, `${backend}: the self-test left tensors behind`);
+    const dir = 'test/fixtures/models/rescnn';
+    await inspect({ modelPath: `${dir}/model.json`, dataPath: `${dir}/data.npz`, backend, workers: 1, estimator: 'hutchinson', samples: 2, top: 0, bottom: 0 });
+    assert.equal(tf.memory().numTensors, before, `${backend}: inspect left tensors behind`);
+  }
+});

@@ -132,6 +132,7 @@ test('gradcheck: every ONNX op group on every available backend (loss, gradient,
     await activateBackend(backend);
     for (const c of cases) {
       await t.test(`${backend} ${c.name}`, () => {
+        const start = tf.memory().numTensors;
         const { net } = loadModel(`${DIR}/${c.file}`);
         const n = c.x.shape[0];
         const data = { x: Float32Array.from(c.x.values), xShape: c.x.shape.slice(1), y: Float32Array.from(c.y.values), yShape: c.y.shape.slice(1), examples: n };
@@ -178,6 +179,8 @@ test('gradcheck: every ONNX op group on every available backend (loss, gradient,
         assert.ok(eFd < 5e-3, `HVP vs finite differences ${eFd}`);
         assert.ok(eK < 1e-5, `stacked-copies HVP differs from the single HVP by ${eK}`);
         assert.equal(tf.memory().numTensors, before, 'tensor leak');
+        net.dispose();
+        assert.equal(tf.memory().numTensors, start, 'the network kept constants after dispose()');
       });
     }
   }

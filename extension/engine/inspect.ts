@@ -342,6 +342,7 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
   } finally {
     await pool.close();
     obj.dispose();
+    net.dispose();
   }
 }
 

@@ -72,6 +72,8 @@ export interface Network {
   logits(w: tf.Tensor[], x: tf.Tensor, copies?: number): tf.Tensor;
   /** Bytes of activations per example (forward), for chunk sizing. */
   activationBytesPerExample: number;
+  /** Frees the tensors the network keeps on the backend (moving statistics, frozen weights, ONNX constants); the network is not used after. */
+  dispose(): void;
   /**
    * Every layer's output for a batch (single copy), in evaluation order, after the layer's activation
    * (the output layer's before its head). For locating where a NaN/Inf first appears (nonFinite.ts).
@@ -432,6 +434,7 @@ export function buildNetwork(model: TfjsModelFile): Network {
     initial: concatenated(initial, offset),
     logits: (w, x, copies = 1) => run(w, x, copies),
     activationBytesPerExample: actBytes,
+    dispose: () => constants.splice(0).forEach((t) => t.dispose()),
     chain: chain(),
     layerOutputs: (w, x) => {
       const outs: Array<{ name: string; className: string; output: tf.Tensor }> = [];

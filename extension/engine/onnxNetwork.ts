@@ -447,7 +447,7 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
           else if (!padded || includePad) y = avgPool(padNHWC(xin, geo.pads, 0), win);
           else {
             // Average over the entries of each window that lie inside the input (ONNX's default).
-            counts ??= tf.keep(tf.tidy(() => tf.addN(windows(padNHWC(tf.ones([1, H, Wd, 1]) as tf.Tensor4D, geo.pads, 0), win, 0))));
+            if (!counts) consts.set(`${out} (window counts)`, (counts = tf.keep(tf.tidy(() => tf.addN(windows(padNHWC(tf.ones([1, H, Wd, 1]) as tf.Tensor4D, geo.pads, 0), win, 0))))));
             y = tf.div(tf.addN(windows(padNHWC(xin, geo.pads, 0), win, 0)), counts);
           }
           env.set(out, tf.transpose(y, [0, 3, 1, 2]));
@@ -729,6 +729,10 @@ export function buildOnnxNetwork(model: OnnxModelFile): Network {
       return env.get(logitsName)!;
     },
     activationBytesPerExample: actBytes,
+    dispose: () => {
+      consts.forEach((t) => t.dispose());
+      consts.clear();
+    },
   };
 }
 

@@ -95,7 +95,7 @@ function checkHead(head: Head, rop: boolean): { worst: number } {
   }
   const obj = new Objective(net, { x, xShape: [H, H, C], y, yShape: [K], examples: N }, loss, 3);
   if (obj.rop !== rop) {
-    if (rop) return (obj.dispose(), { worst: Infinity }); // the network must be on the R-operator path
+    if (rop) return (obj.dispose(), net.dispose(), { worst: Infinity }); // the network must be on the R-operator path
     obj.rop = false;
   }
   return compare(obj, (w) => reference(w, x, y, head), rng);
@@ -142,6 +142,7 @@ function compare(obj: Objective, f: (w: Float64Array) => number, rng: Rng): { wo
     return { worst: Math.max(...errs.map((e) => (Number.isFinite(e) ? e : Infinity))) };
   } finally {
     obj.dispose();
+    obj.net.dispose();
   }
 }
 
@@ -325,6 +326,7 @@ function checkChain(head: Head): { worst: number } {
   const obj = new Objective(net, { x, xShape: [G], y, yShape: [K], examples: N }, { name, fromLogits: head !== 'linear', reason: 'self-test' }, 2);
   if (!obj.rop) {
     obj.dispose();
+    net.dispose();
     return { worst: Infinity };
   }
   const reference = (w: Float64Array): number => {
