@@ -18,12 +18,14 @@ import { data, model } from './chainModel.js';
 import { WASM_HEAP_LIMIT, wasmHeapLive, wasmHeapPeak } from '../extension/engine/wasmFixes.js';
 import { relL2 } from './helpers.js';
 
-function cnn(): Objective {
-  const { net } = loadModel('examples/cnn/model.json');
-  const { x, y } = readArrays('examples/cnn/data.npz');
-  const { dataset, loss } = prepareData('examples/cnn/data.npz', x, y, net, null);
-  return new Objective(net, dataset, loss, dataset.examples);
+/** examples/<name> on all its data in one chunk (or chunks of `chunk`). */
+function example(name: string, chunk?: number): Objective {
+  const { net } = loadModel(`examples/${name}/model.json`);
+  const { x, y } = readArrays(`examples/${name}/data.npz`);
+  const { dataset, loss } = prepareData(`examples/${name}/data.npz`, x, y, net, null);
+  return new Objective(net, dataset, loss, chunk ?? dataset.examples);
 }
+const cnn = () => example('cnn');
 
 const unit = (n: number, k: number): Float32Array => {
   const e = new Float32Array(n);
@@ -61,9 +63,11 @@ function wideMlp(): Objective {
   return new Objective(net, data(64, 10, 32, 'onehot'), { name: 'categorical-cross-entropy', fromLogits: true, reason: 'test' }, 32);
 }
 
-test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass and one direction at a time, whatever their number), and the estimate is not slack where parameters dominate', async () => {
+test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass and one direction at a time, whatever their number), and the estimate is not slack where parameters or small activations dominate', async () => {
   await activateBackend('wasm');
-  for (const obj of [cnn(), wideMlp()]) {
+  // [model, whether the estimate must be tight]: the CNNs' peak is 0.2–0.35× theirs (convolutions keep less per activation byte).
+  const cases: Array<[Objective, boolean]> = [[cnn(), false], [example('mlp', 512), true], [wideMlp(), true]];
+  for (const [obj, tight] of cases) {
     try {
       assert.ok(obj.rop, 'these models are meant to run on the R-operator');
       const peaks: number[] = [];
@@ -76,7 +80,7 @@ test('wasm: R-operator HVPs peak within Objective.hvpPeakBytes (one shared pass 
         peaks.push(peak);
         assert.ok(peak <= obj.hvpPeakBytes(K), `${obj.size} parameters, ${K} directions: peak ${(peak / 1e6).toFixed(1)} MB above the estimate ${(obj.hvpPeakBytes(K) / 1e6).toFixed(1)} MB`);
       }
-      if (obj.size > 10000) assert.ok(peaks[2] >= 0.6 * obj.hvpPeakBytes(32), `32 directions: peak ${(peaks[2] / 1e6).toFixed(1)} MB, far below the estimate ${(obj.hvpPeakBytes(32) / 1e6).toFixed(1)} MB`);
+      if (tight) assert.ok(peaks[2] >= 0.7 * obj.hvpPeakBytes(32), `${obj.size} parameters, 32 directions: peak ${(peaks[2] / 1e6).toFixed(2)} MB, far below the estimate ${(obj.hvpPeakBytes(32) / 1e6).toFixed(2)} MB`);
       // 32 directions cost what one does: each is read back and freed before the next is uploaded
       // (holding them all would add at least a vector and a product, 8 bytes per parameter, each).
       assert.ok(peaks[2] - peaks[0] < 4 * obj.size, `32 vs 1 directions: ${((peaks[2] - peaks[0]) / 1e6).toFixed(2)} MB more`);

@@ -22,15 +22,16 @@ import { chainHvp, ropSupports } from './rop.js';
  */
 export const HVP_PEAK_PER_ACTIVATION_BYTE = 24;
 /**
- * The R-operator (rop.ts) keeps one shared forward and backward pass and one direction at a time (its
- * vector, R-passes and product), whatever the number of directions K. Its peak, measured on wasm for the
- * bench's R-operator models (examples, 784 MLP and its ×4/×16 widenings, 28×28 CNN; K = 1, 8, 32), is
- * 8–20 bytes per byte of forward activations plus 26–27 bytes per parameter (the direction's vector,
- * product and their concatenation, the cached kernel transposes, the adjoints' sums); these constants bound
- * them (the estimate is 0.65–0.8× where parameters or small activations dominate, 0.35× for the CNNs).
+ * The R-operator (rop.ts) keeps only what its directions read from the shared forward and backward pass,
+ * and one direction at a time (its vector, R-passes and product), whatever the number of directions K.
+ * Its peak, measured on wasm for the bench's R-operator models (examples, 784 MLP and its ×4/×16
+ * widenings, 28×28 CNN; K = 1, 8, 32), is 5–13 bytes per byte of forward activations plus 18–20 bytes
+ * per parameter (the direction's vector, product and their concatenation, the cached kernel transposes,
+ * the adjoints' sums); these constants bound them (the estimate is 0.5–0.8× the peak where parameters or
+ * small activations dominate, 0.2–0.35× for the CNNs).
  */
-export const ROP_PEAK_PER_ACTIVATION_BYTE = 24;
-export const ROP_BYTES_PER_PARAM = 28;
+export const ROP_PEAK_PER_ACTIVATION_BYTE = 16;
+export const ROP_BYTES_PER_PARAM = 22;
 
 export interface Dataset {
   x: Float32Array;

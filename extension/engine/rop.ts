@@ -75,12 +75,15 @@ export function ropSupports(chain: ChainLink[], head: Activation, loss: LossSpec
   return acts && chain.some((l) => l.kind === 'dense' || l.kind === 'conv') && (loss.name !== 'mean-squared-error' || DERIVATIVES[head] !== undefined);
 }
 
-/** What the forward pass keeps per link for the R-passes and the adjoints. */
+/** What the shared pass keeps per link for the R-passes and the adjoints (nothing else outlives it). */
 interface Kept {
-  input: tf.Tensor;
-  /** Dense: the input and (for links after the first with weights) the kernel, transposed once for every direction. */
+  /** The link's input shape. */
+  shape: number[];
+  /** Dense and Conv2D: the input, and for Dense its transpose and (for links after the first with weights) the kernel's, made once for every direction. */
+  input?: tf.Tensor;
   inputT?: tf.Tensor;
   kernelT?: tf.Tensor;
+  /** Activations: σ'(z) and σ''(z) (null: 1 and 0). */
   d1?: tf.Tensor | null;
   d2?: tf.Tensor | null;
   /** Max-pooling: the windows' 0/1 coefficients (first maximum wins, as in layers.maxPool). */
@@ -97,21 +100,32 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
   const N = chain.length;
   const first = chain.findIndex((l) => l.kind === 'dense' || l.kind === 'conv');
   const kept: Kept[] = [];
-  let s = x;
-  for (const [i, link] of chain.entries()) {
-    const k: Kept = { input: s };
-    kept.push(k);
-    if (link.kind === 'dense') {
-      k.inputT = tf.transpose(s);
-      if (i > first) k.kernelT = tf.transpose(w[link.kernel]);
-    }
-    s = forward(link, s, w, k);
-  }
-  const { delta: deltaN, curvature } = lossDerivatives(loss, head, s, y, total);
   // δ at the output of every link from the first with weights on (shared by the directions).
   const delta: tf.Tensor[] = new Array(N + 1);
-  delta[N] = deltaN;
-  for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
+  let curvature: (r: tf.Tensor) => tf.Tensor = () => {
+    throw new Error('unreachable');
+  };
+  // Only what the directions read survives the shared pass (pre-activations, pooling inputs and
+  // temporaries are freed): the tidy returns exactly the kept tensors.
+  tf.tidy(() => {
+    let s = x;
+    for (const [i, link] of chain.entries()) {
+      const k: Kept = { shape: s.shape };
+      kept.push(k);
+      if (link.kind === 'dense' || link.kind === 'conv') k.input = s;
+      if (link.kind === 'dense') {
+        k.inputT = tf.transpose(s);
+        if (i > first) k.kernelT = tf.transpose(w[link.kernel]);
+      }
+      s = forward(link, s, w, k);
+    }
+    const last = lossDerivatives(loss, head, s, y, total);
+    curvature = last.curvature;
+    delta[N] = last.delta;
+    for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
+    const held = kept.flatMap((k) => [k.input, k.inputT, k.kernelT, k.d1, k.d2, ...(k.masks ?? [])]);
+    return [...held, ...delta.slice(first + 1), ...last.held].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
+  });
   return (v) => {
     const Rs: Array<tf.Tensor | null> = new Array(N + 1).fill(null);
     for (let i = first; i < N; i++) Rs[i + 1] = rForward(chain[i], kept[i], Rs[i], w, v);
@@ -120,17 +134,24 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
     for (let i = N - 1; i >= first; i--) {
       const link = chain[i];
       const k = kept[i];
+      const r = rdelta;
+      // Each step in its own tidy: its temporaries are freed before the next.
       if (link.kind === 'dense' || link.kind === 'conv') {
         const W = w[link.kernel];
-        let hW = adjointW(link, k.input, rdelta, W.shape, k.inputT);
-        if (Rs[i]) hW = tf.add(hW, adjointW(link, Rs[i]!, delta[i + 1], W.shape));
-        hv[link.kernel] = hW;
-        if (link.bias !== null) hv[link.bias] = tf.sum(rdelta, rdelta.shape.slice(0, -1).map((_, a) => a));
-        if (i > first) rdelta = tf.add(adjointX(link, rdelta, W, k.input.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.input.shape));
+        const [hW, hb, next] = tf.tidy(() => [
+          Rs[i] ? tf.add(adjointW(link, k.input!, r, W.shape, k.inputT), adjointW(link, Rs[i]!, delta[i + 1], W.shape)) : adjointW(link, k.input!, r, W.shape, k.inputT),
+          link.bias === null ? null : tf.sum(r, r.shape.slice(0, -1).map((_, a) => a)),
+          i > first ? tf.add(adjointX(link, r, W, k.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.shape)) : null,
+        ]);
+        hv[link.kernel] = hW!;
+        if (link.bias !== null) hv[link.bias] = hb!;
+        if (next) rdelta = next;
       } else {
         // The adjoint again, plus, for a curved activation, σ''(z) ⊙ Rz ⊙ δ.
-        const next = adjoint(link, k, rdelta, w);
-        rdelta = k.d2 && Rs[i] ? tf.add(next, tf.mul(tf.mul(k.d2, delta[i + 1]), Rs[i]!)) : next;
+        rdelta = tf.tidy(() => {
+          const next = adjoint(link, k, r, w);
+          return k.d2 && Rs[i] ? tf.add(next, tf.mul(tf.mul(k.d2, delta[i + 1]), Rs[i]!)) : next;
+        });
       }
     }
     return hv;
@@ -180,7 +201,7 @@ function rForward(link: ChainLink, k: Kept, r: tf.Tensor | null, w: tf.Tensor[],
   switch (link.kind) {
     case 'dense':
     case 'conv': {
-      let ry = lin(link, k.input, v[link.kernel]);
+      let ry = lin(link, k.input!, v[link.kernel]);
       if (r) ry = tf.add(ry, lin(link, r, w[link.kernel]));
       return link.bias === null ? ry : tf.add(ry, v[link.bias]);
     }
@@ -198,15 +219,15 @@ function adjoint(link: ChainLink, k: Kept, d: tf.Tensor, w: tf.Tensor[]): tf.Ten
   switch (link.kind) {
     case 'dense':
     case 'conv':
-      return adjointX(link, d, w[link.kernel], k.input.shape, k.kernelT);
+      return adjointX(link, d, w[link.kernel], k.shape, k.kernelT);
     case 'act':
       return k.d1 ? tf.mul(k.d1, d) : d;
     case 'maxpool': {
       // The windows' adjoint, by first-order autodiff of the (linear) masked window sum.
-      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maskedWindows(t, link.window, k.masks!), d)))(tf.zerosLike(k.input));
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maskedWindows(t, link.window, k.masks!), d)))(tf.zeros(k.shape));
     }
     case 'reshape':
-      return tf.reshape(d, k.input.shape);
+      return tf.reshape(d, k.shape);
   }
 }
 
@@ -233,7 +254,8 @@ function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d:
  * `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z) over the last axis, binary cross-entropy on
  * logits averaged over the last axis, mean squared error of head(z) averaged over all of an example's outputs.
  */
-function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; curvature: (r: tf.Tensor) => tf.Tensor } {
+/** `held`: the tensors `curvature` reads (they must outlive the shared pass). */
+function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; curvature: (r: tf.Tensor) => tf.Tensor; held: Array<tf.Tensor | null> } {
   const D = z.shape[z.rank - 1];
   switch (loss.name) {
     case 'sparse-categorical-cross-entropy':
@@ -242,12 +264,12 @@ function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.T
       const p = tf.exp(logSoftmax(z));
       const s = tf.sum(y, -1, true);
       const sp = tf.mul(tf.div(s, total), p);
-      return { delta: tf.div(tf.sub(tf.mul(s, p), y), total), curvature: (r) => tf.sub(tf.mul(sp, r), tf.mul(sp, tf.sum(tf.mul(p, r), -1, true))) };
+      return { delta: tf.div(tf.sub(tf.mul(s, p), y), total), curvature: (r) => tf.sub(tf.mul(sp, r), tf.mul(sp, tf.sum(tf.mul(p, r), -1, true))), held: [p, sp] };
     }
     case 'binary-cross-entropy': {
       const p = tf.sigmoid(z);
       const c = tf.div(tf.mul(p, tf.sub(1, p)), D * total);
-      return { delta: tf.div(tf.sub(p, y), D * total), curvature: (r) => tf.mul(c, r) };
+      return { delta: tf.div(tf.sub(p, y), D * total), curvature: (r) => tf.mul(c, r), held: [c] };
     }
     case 'mean-squared-error': {
       // Averaged over all of an example's outputs (loss.ts), not only the last axis.
@@ -258,7 +280,7 @@ function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.T
       let curv: tf.Tensor | null = d1 ? tf.square(d1) : null;
       if (d2) curv = tf.add(curv ?? 1, tf.mul(r, d2));
       const scaled = curv ? tf.mul(c, curv) : null;
-      return { delta: tf.mul(c, d1 ? tf.mul(r, d1) : r), curvature: (rz) => (scaled ? tf.mul(scaled, rz) : tf.mul(c, rz)) };
+      return { delta: tf.mul(c, d1 ? tf.mul(r, d1) : r), curvature: (rz) => (scaled ? tf.mul(scaled, rz) : tf.mul(c, rz)), held: [scaled] };
     }
   }
 }
