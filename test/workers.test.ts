@@ -54,12 +54,16 @@ for (const backend of ['wasm', 'cpu'] as const) {
 test('XDiag sketch and exact mode (uneven last batch) with 1 and 2 workers give identical results', async () => {
   const x = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, estimator: 'xdiag', matvecs: 30, top: 0, bottom: 0, seed: 3, backend: 'wasm' });
   assert.deepEqual(x.b, x.a);
-  // 123 probes, a first batch of 4 per worker (for an early preview), then 59 per batch and worker: 1 worker
-  // 4 + 59 + 59 + 1 (a share of one, padded to a stacked pair), 2 workers 4 + 4, then 58 + 57.
-  const h = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, samples: 123, top: 0, bottom: 0, seed: 5, backend: 'wasm' });
-  assert.equal(h.batch, 59, 'the fixture MLP should stack 59 HVPs per batch, or this case tests nothing new');
+  // K: the HVPs inspect stacks per worker for the fixture MLP (batching.ts). 2K + 5 probes: a first batch
+  // of 4 per worker (for an early preview), then K per worker: 1 worker 4 + K + K + 1 (a share of one,
+  // padded to a stacked pair), 2 workers 4 + 4, then 2K − 3 shared unevenly.
+  const mlp = { modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, top: 0, bottom: 0, backend: 'wasm' as const };
+  const K = (await inspect({ ...mlp, samples: 2, workers: 1 })).timing.batch;
+  assert.ok(K >= 8, `the fixture MLP should stack HVPs (K = ${K}), or this case tests nothing new`);
+  const h = await both({ ...mlp, samples: 2 * K + 5, seed: 5 });
+  assert.equal(h.batch, K);
   assert.deepEqual(h.b, h.a);
-  // 246 columns: 1 worker 4×59 + 10, 2 workers 2×118 + 10 (5 + 5).
+  // 246 columns in batches of K (1 worker) or 2K (2 workers), the last one shorter.
   const e = await both({ modelPath: `${dir}/mlp/model.json`, dataPath: `${dir}/mlp/data.npz`, exact: true, top: 2, bottom: 2, backend: 'wasm' });
   assert.deepEqual(e.b, e.a);
   await noThreadsLeft();
