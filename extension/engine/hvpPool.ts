@@ -11,8 +11,8 @@
  * back in the order of the input. A test checks 1 vs 2 workers through inspect().
  *
  * Trust: each thread runs the same numerical second-order self-test as the main thread on its own fresh
- * backend instance before it computes anything (~0.5 s, overlapped with the main thread's gradient and
- * H·g); a thread whose backend fails it is an error, never a silent fallback to another backend.
+ * backend instance before it computes anything (~0.5 s, overlapped with the main thread's own share of
+ * the first batch); a thread whose backend fails it is an error, never a silent fallback to another backend.
  *
  * Lifetime: threads start with the pool, stop on close() (always called by inspect's finally), on the
  * caller's AbortSignal, and on the first error of any thread (the error names the thread).
