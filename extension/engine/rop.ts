@@ -253,8 +253,8 @@ function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d:
  * ∂ℓ/∂z and r ↦ ∂²ℓ/∂z² · r at the logits z [N, D] for the engine's losses (loss.ts, divided by
  * `total`): softmax cross-entropy ℓ = −Σ y ⊙ log softmax(z) over the last axis, binary cross-entropy on
  * logits averaged over the last axis, mean squared error of head(z) averaged over all of an example's outputs.
+ * `held`: the tensors `curvature` reads (they must outlive the shared pass).
  */
-/** `held`: the tensors `curvature` reads (they must outlive the shared pass). */
 function lossDerivatives(loss: LossSpec, head: Activation, z: tf.Tensor, y: tf.Tensor, total: number): { delta: tf.Tensor; curvature: (r: tf.Tensor) => tf.Tensor; held: Array<tf.Tensor | null> } {
   const D = z.shape[z.rank - 1];
   switch (loss.name) {
