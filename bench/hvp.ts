@@ -89,7 +89,8 @@ async function runCase(c: Case, backend: BackendName, workerCounts: number[], re
       // A stacked batch is K per worker; single HVPs go 4 per worker.
       const vs = Array.from({ length: (stacked ? K : 4) * workers }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.37 * i + k)));
       pools.push({ workers, pool, vs, threadMb: null, times: [] });
-      await pool.hvpMany(vs); // warm-up, and waits for the threads to be ready
+      await pool.ready();
+      await pool.hvpMany(vs); // warm-up
       await pool.hvpMany(vs);
       pools[pools.length - 1].threadMb = workers > 1 ? (rssMb() - before) / (workers - 1) : null;
     }

@@ -74,6 +74,7 @@ test('threads keep their tensor count constant across batches and match the main
   const { net, obj, pool } = cnnPool(3, true);
   try {
     const vs = Array.from({ length: 6 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.3 * i + k)));
+    await pool.ready(); // so that every batch is shared with both threads
     const before = tf.memory().numTensors;
     const first = await pool.hvpMany(vs);
     for (let r = 0; r < 3; r++) await pool.hvpMany(vs);
@@ -99,6 +100,7 @@ test('unstacked pools compute every HVP alone: equal to single HVPs bit for bit,
   const { net, obj, pool } = cnnPool(2, false);
   try {
     const vs = Array.from({ length: 5 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.cos(0.2 * i + k)));
+    await pool.ready();
     const got = await pool.hvpMany(vs); // shares of 3 and 2
     vs.forEach((v, k) => assert.deepEqual(got[k], obj.hvp(v), `vector ${k}`));
   } finally {
@@ -136,8 +138,26 @@ test("a thread's failure surfaces as a clear error naming the thread, and the po
   const pool = new HvpPool(2, { model: { path: `${dir}/no-such-model/model.json` }, weights: net.initial, dataset, loss, chunkSize: 64, backend: 'wasm', stacked: true }, (vs) => obj.hvpMany(vs));
   try {
     const vs = [new Float32Array(net.size).fill(1), new Float32Array(net.size).fill(2)];
-    await assert.rejects(pool.hvpMany(vs), /HVP worker thread 1: .*no-such-model/);
+    await assert.rejects(pool.ready(), /HVP worker thread 1: .*no-such-model/);
     await assert.rejects(pool.hvpMany(vs), /HVP worker thread 1/);
+  } finally {
+    await pool.close();
+    obj.dispose();
+  }
+  await noThreadsLeft();
+});
+
+test('batches do not wait for threads that are still starting: the caller computes them, with the same numbers', async () => {
+  await activateBackend('wasm');
+  const { net, obj, pool } = cnnPool(2, true);
+  try {
+    const vs = Array.from({ length: 4 }, (_, k) => new Float32Array(net.size).map((_, i) => Math.sin(0.3 * i + k)));
+    const early = await pool.hvpMany(vs); // the thread is still self-testing (~0.5 s)
+    assert.deepEqual(pool.threadTensorCounts, [[]], 'the first batch waited for the thread');
+    await pool.ready();
+    const shared = await pool.hvpMany(vs);
+    assert.equal(pool.threadTensorCounts[0].length, 1, 'the thread took no share once ready');
+    assert.deepEqual(shared, early);
   } finally {
     await pool.close();
     obj.dispose();

@@ -11,8 +11,10 @@
  * back in the order of the input. A test checks 1 vs 2 workers through inspect().
  *
  * Trust: each thread runs the same numerical second-order self-test as the main thread on its own fresh
- * backend instance before it computes anything (~0.5 s, overlapped with the main thread's own share of
- * the first batch); a thread whose backend fails it is an error, never a silent fallback to another backend.
+ * backend instance before it computes anything (~0.5 s). Until a thread is ready, batches are shared
+ * among the threads that are, the calling thread included, so the first batches (and the first preview)
+ * never wait for a thread's start. A thread whose backend fails its self-test is an error (raised by
+ * the next batch or ready()), never a silent fallback to another backend.
  *
  * Lifetime: threads start with the pool, stop on close() (always called by inspect's finally), on the
  * caller's AbortSignal, and on the first error of any thread (the error names the thread).
@@ -86,7 +88,7 @@ export class HvpPool {
   private nextId = 1;
   private closed = false;
   private readonly onAbort = () => this.fail(new CancelledError());
-  /** Rejects with the first failure (a batch waiting for a thread to be ready races it). */
+  /** Rejects with the first failure (ready() races it). */
   private readonly failed: Promise<never>;
   private rejectFailed: (e: Error) => void = () => undefined;
 
@@ -113,12 +115,16 @@ export class HvpPool {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  /** H·v for every v, in order; the vectors are shared out in contiguous runs, the caller's first. */
+  /**
+   * H·v for every v, in order; the vectors are shared out in contiguous runs, the caller's first, among
+   * the caller and the threads that are ready (any share gives the same numbers).
+   */
   async hvpMany(vs: Float32Array[]): Promise<Float32Array[]> {
     this.check();
-    const parts = Math.min(this.workers, vs.length);
+    const ready = this.slots.filter((s) => s.isReady);
+    const parts = Math.min(1 + ready.length, vs.length);
     const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * vs.length) / parts));
-    const remote = this.slots.slice(0, parts - 1).map((s, i) => this.send(s, vs.slice(bounds[i + 1], bounds[i + 2])));
+    const remote = ready.slice(0, parts - 1).map((s, i) => this.post(s, vs.slice(bounds[i + 1], bounds[i + 2])));
     // Keep a failing thread's rejection handled while this thread computes its own share.
     remote.forEach((p) => p.catch(() => undefined));
     const mine = hvpShare(this.local, vs.slice(bounds[0], bounds[1]), this.stacked);
@@ -157,13 +163,10 @@ export class HvpPool {
     void this.close();
   }
 
-  /** Posts at once when the thread is ready (before the caller computes its own share), else when it is. */
-  private send(slot: Slot, vs: Float32Array[]): Promise<Float32Array[]> {
-    if (slot.isReady) return this.post(slot, vs);
-    return Promise.race([slot.ready, this.failed]).then(() => {
-      this.check();
-      return this.post(slot, vs);
-    });
+  /** Resolves once every thread has passed its self-test and loaded the model; rejects with the first failure. */
+  async ready(): Promise<void> {
+    await Promise.race([Promise.all(this.slots.map((s) => s.ready)), this.failed]);
+    this.check();
   }
 
   private post(slot: Slot, vs: Float32Array[]): Promise<Float32Array[]> {
