@@ -143,8 +143,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
       return lossGradient;
     };
     const checked = (hvs: Float32Array[]): Float32Array[] => {
-      if (!lossGradient && hvs.some((hv) => !hv.every(Number.isFinite))) lossAndGradient();
-      for (const hv of hvs) finite.check('a Hessian-vector product', hv, true);
+      try {
+        for (const hv of hvs) finite.check('a Hessian-vector product', hv, true);
+      } catch (e) {
+        lossAndGradient(); // throws first when the fault is already in the loss or the gradient
+        throw e;
+      }
       return hvs;
     };
     const matvec: MatVec = async (v) => {
