@@ -138,11 +138,14 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       // Each step in its own tidy: its temporaries are freed before the next.
       if (link.kind === 'dense' || link.kind === 'conv') {
         const W = w[link.kernel];
-        const [hW, hb, next] = tf.tidy(() => [
-          Rs[i] ? tf.add(adjointW(link, k.input!, r, W.shape, k.inputT), adjointW(link, Rs[i]!, delta[i + 1], W.shape)) : adjointW(link, k.input!, r, W.shape, k.inputT),
-          link.bias === null ? null : tf.sum(r, r.shape.slice(0, -1).map((_, a) => a)),
-          i > first ? tf.add(adjointX(link, r, W, k.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.shape)) : null,
-        ]);
+        const [hW, hb, next] = tf.tidy(() => {
+          const own = adjointW(link, k.input!, r, W.shape, k.inputT);
+          return [
+            Rs[i] ? tf.add(own, adjointW(link, Rs[i]!, delta[i + 1], W.shape)) : own,
+            link.bias === null ? null : tf.sum(r, r.shape.slice(0, -1).map((_, a) => a)),
+            i > first ? tf.add(adjointX(link, r, W, k.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.shape)) : null,
+          ];
+        });
         hv[link.kernel] = hW!;
         if (link.bias !== null) hv[link.bias] = hb!;
         if (next) rdelta = next;
