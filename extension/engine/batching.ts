@@ -27,10 +27,10 @@ const STACK_MAX_WEIGHT_EXAMPLES = 5e6;
 const STACK_MAX_ACTIVATION_BYTES = 2 * 2 ** 20;
 /**
  * An R-operator batch holds at most this many times one HVP's memory (issue 6: a worker's batch within 3×
- * a gradient's, and one HVP takes 1.6–1.9× a gradient). The backend holds one direction at a time
+ * a gradient's, and one HVP takes 1.3–2.1× a gradient). The backend holds one direction at a time
  * (Objective.hvpMany), so what grows with K is each direction's vector and product on the host: models
  * dominated by activations (CNNs, small MLPs) still stack MAX_BATCH, those dominated by parameters a few
- * (784-256-256-10 MLP: 8; per HVP 11.9 ms at 3, 11.2 at 6, 11.1 at 12).
+ * (784-256-256-10 MLP: 3; per HVP 11.9 ms at 3, 11.2 at 6, 11.1 at 12).
  */
 const ROP_BATCH_PER_HVP = 1.5;
 
