@@ -14,6 +14,7 @@ import { Objective } from '../extension/engine/objective.js';
 import { prepareData, readArrays } from '../extension/readers/dataset.js';
 import { CancelledError } from '../extension/errors.js';
 import { median } from './stats.js';
+import { ENGINE_V8_FLAGS } from '../extension/engine/v8Flags.js';
 
 const MODELS = ['examples/mlp', 'examples/cnn'];
 
@@ -91,7 +92,7 @@ export function firstPictureSection(runs: number, tableHvpMs: ReadonlyMap<string
     const ms: Measured[] = [];
     for (let r = 0; r < runs; r++) {
       process.stderr.write(`first picture: ${dir} (${r + 1}/${runs}) …\n`);
-      const out = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--first-picture', String(i)], { encoding: 'utf8', timeout: 600_000 });
+      const out = spawnSync(process.execPath, [...ENGINE_V8_FLAGS, ...process.execArgv, process.argv[1], '--first-picture', String(i)], { encoding: 'utf8', timeout: 600_000 });
       const line = out.stdout?.trim().split('\n').pop();
       if (out.status !== 0 || !line) {
         rows.push(`| ${dir} | FAILED: ${(out.stderr || out.error?.message || '').trim().split('\n').pop()} | | | | | | | | |`);

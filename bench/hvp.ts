@@ -25,6 +25,7 @@ import { DEFAULTS } from '../extension/engine/inspect.js';
 import { CASES, type Case } from './models.js';
 import { firstPictureChild, firstPictureSection } from './first-picture.js';
 import { median, timeMs } from './stats.js';
+import { ENGINE_V8_FLAGS } from '../extension/engine/v8Flags.js';
 
 
 interface Row {
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
   for (const [ci, c] of CASES.entries()) {
     for (const [ri, [backend]] of c.runs.entries()) {
       process.stderr.write(`${c.name} · ${backend} …\n`);
-      const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', String(ci), String(ri), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 1_200_000 });
+      const r = spawnSync(process.execPath, [...ENGINE_V8_FLAGS, ...process.execArgv, process.argv[1], '--case', String(ci), String(ri), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 1_200_000 });
       const line = r.stdout?.trim().split('\n').pop();
       if (r.status !== 0 || !line) {
         const why = (r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ');

@@ -5,6 +5,7 @@
  * the last stderr lines) when it dies. Never throws anything but WorkerError.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { ENGINE_V8_FLAGS } from '../engine/v8Flags.js';
 import type { CheckpointDiagonal, CheckpointProgress, CheckpointsResult, DiagonalPreview, ErrorKind, HostToWorker, InspectResult, Progress, WorkerCheckpointsOptions, WorkerInspectOptions, WorkerToHost } from '../protocol.js';
 import { checkWorkerMessage, OUT_OF_MEMORY } from './workerMessages.js';
 
@@ -43,10 +44,10 @@ export interface WorkerRunOptions {
 /** Starts the worker: forked, or through `sh -c 'ulimit -v …; exec node worker.js'` with a memory cap. */
 function startWorker(workerPath: string, memoryLimitMB: number | undefined): ChildProcess {
   const stdio: Array<'ignore' | 'pipe' | 'ipc'> = ['ignore', 'pipe', 'pipe', 'ipc'];
-  if (!memoryLimitMB || process.platform === 'win32') return fork(workerPath, [], { stdio, execArgv: [] });
+  if (!memoryLimitMB || process.platform === 'win32') return fork(workerPath, [], { stdio, execArgv: [...ENGINE_V8_FLAGS] });
   const kb = Math.max(1, Math.floor(memoryLimitMB * 1024));
-  // exec keeps the pid and the IPC channel (NODE_CHANNEL_FD is inherited); "$0" is node, "$1" the worker.
-  return spawn('/bin/sh', ['-c', `ulimit -v ${kb} && exec "$0" "$1"`, process.execPath, workerPath], { stdio });
+  // exec keeps the pid and the IPC channel (NODE_CHANNEL_FD is inherited); "$0" is node, "$@" its flags and the worker.
+  return spawn('/bin/sh', ['-c', `ulimit -v ${kb} && exec "$0" "$@"`, process.execPath, ...ENGINE_V8_FLAGS, workerPath], { stdio });
 }
 
 export function runInWorker(o: WorkerRunOptions): Promise<InspectResult> {
