@@ -20,7 +20,7 @@
  * architecture.
  */
 import { tf } from './tfjs.js';
-import { activate, logSoftmax, windows, type Activation, type Window2D } from './layers.js';
+import { activate, logSoftmax, windowGeometry, windows, type Activation, type Window2D } from './layers.js';
 import { nativeConv2d, rawFilterGrad, rawInputGrad, type ConvGeometry } from './conv.js';
 import type { LossSpec } from './loss.js';
 
@@ -88,6 +88,8 @@ interface Kept {
   d2?: tf.Tensor | null;
   /** Max-pooling: the windows' 0/1 coefficients (first maximum wins, as in layers.maxPool). */
   masks?: tf.Tensor[];
+  /** Max-pooling whose windows tile the input: the coefficients in place, shaped like the input (see tiles). */
+  winners?: tf.Tensor;
 }
 
 /**
@@ -123,7 +125,7 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
     curvature = last.curvature;
     delta[N] = last.delta;
     for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
-    const held = kept.flatMap((k) => [k.input, k.inputT, k.kernelT, k.d1, k.d2, ...(k.masks ?? [])]);
+    const held = kept.flatMap((k) => [k.input, k.inputT, k.kernelT, k.d1, k.d2, k.winners, ...(k.masks ?? [])]);
     return [...held, ...delta.slice(first + 1), ...last.held].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
   });
   return (v) => {
@@ -191,7 +193,10 @@ function forward(link: ChainLink, s: tf.Tensor, w: tf.Tensor[], k: Kept): tf.Ten
         masks[j] = keep ? tf.mul(takes[j], keep) : takes[j];
         keep = keep ? tf.mul(keep, tf.sub(1, takes[j])) : tf.sub(1, takes[j]);
       }
-      k.masks = masks;
+      if (tiles(link.window, s.shape)) {
+        // Each input entry is in one window at most: its coefficient in place, once (the masks' adjoint).
+        k.winners = tf.grad((t: tf.Tensor) => tf.sum(maskedWindows(t, link.window, masks)))(tf.zeros(s.shape));
+      } else k.masks = masks;
       return m;
     }
     case 'reshape':
@@ -211,7 +216,9 @@ function rForward(link: ChainLink, k: Kept, r: tf.Tensor | null, w: tf.Tensor[],
     case 'act':
       return r && k.d1 ? tf.mul(k.d1, r) : r;
     case 'maxpool':
-      return r && maskedWindows(r, link.window, k.masks!);
+      if (!r) return null;
+      // With tiling windows Σ_j mask_j ⊙ window_j(r) is the windows' sum of winners ⊙ r.
+      return k.winners ? tf.mul(tf.avgPool(tf.mul(k.winners, r) as tf.Tensor4D, link.window.kernel, link.window.strides, 'valid'), link.window.kernel[0] * link.window.kernel[1]) : maskedWindows(r, link.window, k.masks!);
     case 'reshape':
       return r && tf.reshape(r, [r.shape[0], ...link.shape]);
   }
@@ -226,12 +233,33 @@ function adjoint(link: ChainLink, k: Kept, d: tf.Tensor, w: tf.Tensor[]): tf.Ten
     case 'act':
       return k.d1 ? tf.mul(k.d1, d) : d;
     case 'maxpool': {
-      // The windows' adjoint, by first-order autodiff of the (linear) masked window sum.
+      // Tiling windows: each entry of d goes back to its window's entries, times their coefficients.
+      if (k.winners) return tf.mul(k.winners, spread(d as tf.Tensor4D, link.window.kernel, k.shape));
+      // Otherwise the windows' adjoint, by first-order autodiff of the (linear) masked window sum.
       return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maskedWindows(t, link.window, k.masks!), d)))(tf.zeros(k.shape));
     }
     case 'reshape':
       return tf.reshape(d, k.shape);
   }
+}
+
+/**
+ * Whether the windows tile the input (stride = kernel, no dilation, no padding): then every input entry
+ * is in one window at most, and max-pooling's derivative and its adjoint need no window copies.
+ */
+function tiles(w: Window2D, shape: number[]): boolean {
+  const g = windowGeometry(shape[1], shape[2], w);
+  return w.strides[0] === w.kernel[0] && w.strides[1] === w.kernel[1] && w.dilations.every((d) => d === 1) && Object.values(g.pad).every((p) => p === 0);
+}
+
+/** Each entry of d [N, OH, OW, C] repeated over its kh × kw window, zero-padded to `shape` (rows and columns no window covers). */
+function spread(d: tf.Tensor4D, [kh, kw]: [number, number], shape: number[]): tf.Tensor {
+  const [n, oh, ow, c] = d.shape;
+  // Columns, then rows, each by a broadcast product with ones (tfjs-wasm's Tile is ~100× slower).
+  const cols = tf.mul(tf.reshape(d, [n * oh * ow, 1, c]), tf.ones([1, kw, 1]));
+  const rows = tf.mul(tf.reshape(cols, [n * oh, 1, ow * kw * c]), tf.ones([1, kh, 1]));
+  const up = tf.reshape(rows, [n, oh * kh, ow * kw, c]);
+  return oh * kh === shape[1] && ow * kw === shape[2] ? up : tf.pad(up, [[0, 0], [0, shape[1] - oh * kh], [0, shape[2] - ow * kw], [0, 0]]);
 }
 
 /** Max-pooling's derivative once its window masks are fixed: Σ_j mask_j ⊙ window_j(r). */
