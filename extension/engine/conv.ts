@@ -72,26 +72,50 @@ export function padOrCrop(t: tf.Tensor4D, rows: [number, number], cols: [number,
 
 /** ∂L/∂x of y = conv(x, W), given dy = ∂L/∂y as plain ops (under a tape use convInputGrad, whose gradient is cheap). */
 export function rawInputGrad(dy: tf.Tensor4D, kernel: tf.Tensor4D, inShape: number[], g: ConvGeometry): tf.Tensor4D {
-  const [rows, cols] = axes(kernel.shape, g);
+  return inputGradOf(inputGradDy(dy, kernel.shape, inShape, g), inputGradKernel(kernel), g);
+}
+
+/** ∂x's dy side: dy dilated by the strides and padded (or cropped) for a stride-1 full convolution. */
+export function inputGradDy(dy: tf.Tensor4D, kernelShape: number[], inShape: number[], g: ConvGeometry): tf.Tensor4D {
+  const [rows, cols] = axes(kernelShape, g);
   const dil = dilateRows(dy, rows.s, cols.s);
   const [, lh, lw] = dil.shape;
   const [, h, w] = inShape;
   // Rows of dxp are h' ∈ [0, Hp); keep [pₜ, pₜ + H): pad D by (k−1)d − pₜ before and H + pₜ − L after.
   const before = (a: Axis) => (a.k - 1) * a.d - a.before;
-  const padded = padOrCrop(dil, [before(rows), h + rows.before - lh], [before(cols), w + cols.before - lw]);
-  const flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-  return tf.conv2d(padded, flipped, 1, 'valid', 'NHWC', [rows.d, cols.d]);
+  return padOrCrop(dil, [before(rows), h + rows.before - lh], [before(cols), w + cols.before - lw]);
+}
+
+/** ∂x's kernel side: W flipped in space, in/out channels swapped. */
+export function inputGradKernel(kernel: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+}
+
+/** ∂x from its two prepared sides (inputGradDy, inputGradKernel). */
+export function inputGradOf(dy: tf.Tensor4D, kernel: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return tf.conv2d(dy, kernel, 1, 'valid', 'NHWC', g.dilations);
 }
 
 /** ∂L/∂W of y = conv(x, W), given dy = ∂L/∂y as plain ops (under a tape use convFilterGrad, whose gradient is cheap). */
 export function rawFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: number[], g: ConvGeometry): tf.Tensor4D {
-  const [rows, cols] = axes(kernelShape, g);
+  return filterGradOf(filterGradX(x, g), filterGradDy(dy, g), kernelShape, g);
+}
+
+/** ∂W's x side: x padded, batch and channel axes swapped, [C, Hp, Wp, N]. */
+export function filterGradX(x: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const xp = padOrCrop(x, g.pads[0], g.pads[1]);
+  return tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+}
+
+/** ∂W's dy side: dy dilated by the strides, as a filter [L, L', N, O]. */
+export function filterGradDy(dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return tf.transpose(dilateRows(dy, g.strides[0], g.strides[1]), [1, 2, 0, 3]) as tf.Tensor4D;
+}
+
+/** ∂W from its two prepared sides (filterGradX, filterGradDy). */
+export function filterGradOf(x: tf.Tensor4D, dy: tf.Tensor4D, kernelShape: number[], g: ConvGeometry): tf.Tensor4D {
   const [kh, kw] = kernelShape;
-  const dil = dilateRows(dy, rows.s, cols.s); // [N, L, L', O]
-  const filter = tf.transpose(dil, [1, 2, 0, 3]) as tf.Tensor4D; // [L, L', N, O]
-  const xp = padOrCrop(x, [rows.before, rows.after], [cols.before, cols.after]);
-  const input = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [C, Hp, Wp, N]
-  const full = tf.conv2d(input, filter, [rows.d, cols.d], 'valid'); // [C, ≥ kh, ≥ kw, O]
+  const full = tf.conv2d(x, dy, g.dilations, 'valid'); // [C, ≥ kh, ≥ kw, O]
   const [c, fh, fw, o] = full.shape;
   const kept = fh === kh && fw === kw ? full : tf.slice(full, [0, 0, 0, 0], [c, kh, kw, o]);
   return tf.transpose(kept, [1, 2, 0, 3]) as tf.Tensor4D;

@@ -21,7 +21,7 @@
  */
 import { tf } from './tfjs.js';
 import { activate, logSoftmax, windowGeometry, windows, type Activation, type Window2D } from './layers.js';
-import { nativeConv2d, rawFilterGrad, rawInputGrad, type ConvGeometry } from './conv.js';
+import { filterGradDy, filterGradOf, filterGradX, inputGradDy, inputGradKernel, inputGradOf, nativeConv2d, type ConvGeometry } from './conv.js';
 import type { LossSpec } from './loss.js';
 
 /** One link of the chain (see above); kernel/bias are indices into the network's params. */
@@ -79,10 +79,16 @@ export function ropSupports(chain: ChainLink[], head: Activation, loss: LossSpec
 interface Kept {
   /** The link's input shape. */
   shape: number[];
-  /** Dense and Conv2D: the input, and for Dense its transpose and (for links after the first with weights) the kernel's, made once for every direction. */
+  /**
+   * Dense and Conv2D: the input, and the shared sides of the adjoints (see Sides), made once for every
+   * direction: the input's side of lin_Wᵀ, and for links after the first with weights the kernel's side
+   * of lin_xᵀ and δ's (at the output) sides of lin_Wᵀ and lin_xᵀ.
+   */
   input?: tf.Tensor;
-  inputT?: tf.Tensor;
-  kernelT?: tf.Tensor;
+  inputSide?: tf.Tensor;
+  kernelSide?: tf.Tensor;
+  deltaSideW?: tf.Tensor;
+  deltaSideX?: tf.Tensor;
   /** Activations: σ'(z) and σ''(z) (null: 1 and 0). */
   d1?: tf.Tensor | null;
   d2?: tf.Tensor | null;
@@ -114,10 +120,10 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
     for (const [i, link] of chain.entries()) {
       const k: Kept = { shape: s.shape };
       kept.push(k);
-      if (link.kind === 'dense' || link.kind === 'conv') k.input = s;
-      if (link.kind === 'dense') {
-        k.inputT = tf.transpose(s);
-        if (i > first) k.kernelT = tf.transpose(w[link.kernel]);
+      if (link.kind === 'dense' || link.kind === 'conv') {
+        k.input = s;
+        k.inputSide = sides(link).wx(s);
+        if (i > first) k.kernelSide = sides(link).xw(w[link.kernel]);
       }
       s = forward(link, s, w, k);
     }
@@ -125,8 +131,14 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
     curvature = last.curvature;
     delta[N] = last.delta;
     for (let i = N - 1; i > first; i--) delta[i] = adjoint(chain[i], kept[i], delta[i + 1], w);
-    const held = kept.flatMap((k) => [k.input, k.inputT, k.kernelT, k.d1, k.d2, k.winners, ...(k.masks ?? [])]);
-    return [...held, ...delta.slice(first + 1), ...last.held].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
+    for (let i = first + 1; i < N; i++) {
+      const link = chain[i];
+      if (link.kind !== 'dense' && link.kind !== 'conv') continue;
+      kept[i].deltaSideW = sides(link).wd(delta[i + 1]);
+      kept[i].deltaSideX = sides(link).xd(delta[i + 1], w[link.kernel].shape, kept[i].shape);
+    }
+    const held = kept.flatMap((k) => [k.input, k.inputSide, k.kernelSide, k.deltaSideW, k.deltaSideX, k.d1, k.d2, k.winners, ...(k.masks ?? [])]);
+    return [...new Set([...held, ...delta.slice(first + 1), ...last.held])].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
   });
   return (v) => {
     const Rs: Array<tf.Tensor | null> = new Array(N + 1).fill(null);
@@ -139,13 +151,14 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       const r = rdelta;
       // Each step in its own tidy: its temporaries are freed before the next.
       if (link.kind === 'dense' || link.kind === 'conv') {
-        const W = w[link.kernel];
+        const shape = w[link.kernel].shape;
+        const side = sides(link);
         const [hW, hb, next] = tf.tidy(() => {
-          const own = adjointW(link, k.input!, r, W.shape, k.inputT);
+          const own = side.w(k.inputSide!, side.wd(r), shape);
           return [
-            Rs[i] ? tf.add(own, adjointW(link, Rs[i]!, delta[i + 1], W.shape)) : own,
+            Rs[i] ? tf.add(own, side.w(side.wx(Rs[i]!), k.deltaSideW!, shape)) : own,
             link.bias === null ? null : tf.sum(r, r.shape.slice(0, -1).map((_, a) => a)),
-            i > first ? tf.add(adjointX(link, r, W, k.shape, k.kernelT), adjointX(link, delta[i + 1], v[link.kernel], k.shape)) : null,
+            i > first ? tf.add(side.x(side.xd(r, shape, k.shape), k.kernelSide!), side.x(k.deltaSideX!, side.xw(v[link.kernel]))) : null,
           ];
         });
         hv[link.kernel] = hW!;
@@ -229,7 +242,7 @@ function adjoint(link: ChainLink, k: Kept, d: tf.Tensor, w: tf.Tensor[]): tf.Ten
   switch (link.kind) {
     case 'dense':
     case 'conv':
-      return adjointX(link, d, w[link.kernel], k.shape, k.kernelT);
+      return sides(link).x(sides(link).xd(d, w[link.kernel].shape, k.shape), k.kernelSide!);
     case 'act':
       return k.d1 ? tf.mul(k.d1, d) : d;
     case 'maxpool': {
@@ -271,13 +284,41 @@ function lin(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, W: tf.T
   return link.kind === 'dense' ? tf.matMul(x as tf.Tensor2D, W as tf.Tensor2D) : nativeConv2d(x as tf.Tensor4D, W as tf.Tensor4D, link.geometry);
 }
 
-/** `WT`, `xT`: the dense kernel or input already transposed, when the caller has it. */
-function adjointX(link: ChainLink & { kind: 'dense' | 'conv' }, d: tf.Tensor, W: tf.Tensor, inShape: number[], WT?: tf.Tensor): tf.Tensor {
-  return link.kind === 'dense' ? tf.matMul(d as tf.Tensor2D, (WT ?? tf.transpose(W)) as tf.Tensor2D) : rawInputGrad(d as tf.Tensor4D, W as tf.Tensor4D, inShape, link.geometry);
+/**
+ * The adjoints of a linear link, lin_Wᵀ(x, d) = w(wx(x), wd(d)) and lin_xᵀ(d, W) = x(xd(d), xw(W)), split
+ * into one preparation per operand and the product, so that an operand shared by every direction (the
+ * input, the kernel, δ) is prepared once per chunk. Dense: transposes and matMul; Conv2D: conv.ts' sides
+ * of ∂W and ∂x (pads, dilations, transposes, the flipped kernel) and one conv2d.
+ */
+interface Sides {
+  wx(x: tf.Tensor): tf.Tensor;
+  wd(d: tf.Tensor): tf.Tensor;
+  w(x: tf.Tensor, d: tf.Tensor, kernelShape: number[]): tf.Tensor;
+  xd(d: tf.Tensor, kernelShape: number[], inShape: number[]): tf.Tensor;
+  xw(W: tf.Tensor): tf.Tensor;
+  x(d: tf.Tensor, W: tf.Tensor): tf.Tensor;
 }
 
-function adjointW(link: ChainLink & { kind: 'dense' | 'conv' }, x: tf.Tensor, d: tf.Tensor, kernelShape: number[], xT?: tf.Tensor): tf.Tensor {
-  return link.kind === 'dense' ? tf.matMul((xT ?? tf.transpose(x)) as tf.Tensor2D, d as tf.Tensor2D) : rawFilterGrad(x as tf.Tensor4D, d as tf.Tensor4D, kernelShape, link.geometry);
+const DENSE_SIDES: Sides = {
+  wx: (x) => tf.transpose(x),
+  wd: (d) => d,
+  w: (xT, d) => tf.matMul(xT as tf.Tensor2D, d as tf.Tensor2D),
+  xd: (d) => d,
+  xw: (W) => tf.transpose(W),
+  x: (d, WT) => tf.matMul(d as tf.Tensor2D, WT as tf.Tensor2D),
+};
+
+function sides(link: ChainLink & { kind: 'dense' | 'conv' }): Sides {
+  if (link.kind === 'dense') return DENSE_SIDES;
+  const g = link.geometry;
+  return {
+    wx: (x) => filterGradX(x as tf.Tensor4D, g),
+    wd: (d) => filterGradDy(d as tf.Tensor4D, g),
+    w: (x, d, kernelShape) => filterGradOf(x as tf.Tensor4D, d as tf.Tensor4D, kernelShape, g),
+    xd: (d, kernelShape, inShape) => inputGradDy(d as tf.Tensor4D, kernelShape, inShape, g),
+    xw: (W) => inputGradKernel(W as tf.Tensor4D),
+    x: (d, W) => inputGradOf(d as tf.Tensor4D, W as tf.Tensor4D, g),
+  };
 }
 
 /**
