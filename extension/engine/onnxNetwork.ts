@@ -25,7 +25,7 @@
 import { basename } from 'node:path';
 import { InputError } from '../errors.js';
 import { dtypeName, type OnnxAttribute, type OnnxModelFile, type OnnxNode, type OnnxTensor } from '../readers/onnxModel.js';
-import { tf } from './tfjs.js';
+import { readAndDispose, tf } from './tfjs.js';
 import { activate, avgPool, conv2d, dense, depthwiseConv2d, embedding, leakyRelu, logSoftmax, maxPool, stackCopies, windows, type Activation } from './layers.js';
 import { concatenated, type BlockInfo, type Network, type ParamInfo } from './network.js';
 
@@ -1051,7 +1051,7 @@ function fold(n: OnnxNode, ins: Array<Extract<Value, { cat: 'C' }> | undefined>,
     case 'Transpose': {
       const perm = intsAttr('perm') ?? a.dims.map((_, i) => a.dims.length - 1 - i);
       const d = numeric(a, 'the operand');
-      const t = tf.tidy(() => tf.transpose(tf.tensor(d, a.dims), perm).dataSync());
+      const t = readAndDispose(tf.tidy(() => tf.transpose(tf.tensor(d, a.dims), perm)));
       return C(perm.map((p) => a.dims[p]), Array.from(t));
     }
   }

@@ -16,6 +16,18 @@ tf.env().set('PROD', true);
 registerSecondOrderGradients();
 
 export { tf };
+
+/**
+ * A tensor's values, read back, and the tensor freed. Read outside tf.tidy, never returned from it: given
+ * a typed array, tidy walks every element as a possible tensor (35 % of an HVP of a 784-256-256-10 MLP
+ * on wasm; 59 ms against 1.8 ms for a 512×784 transpose).
+ */
+export function readAndDispose(t: tf.Tensor): Float32Array {
+  const values = t.dataSync() as Float32Array;
+  t.dispose();
+  return values;
+}
+
 /** Referenced so bundlers keep the cpu backend's registration (its package is marked side-effect free). */
 export const CPU_BACKEND_VERSION: string = version_cpu;
 
