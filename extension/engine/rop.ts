@@ -85,6 +85,8 @@ interface Kept {
    * of lin_xᵀ and δ's (at the output) sides of lin_Wᵀ and lin_xᵀ.
    */
   input?: tf.Tensor;
+  /** Dense and Conv2D: the link's adjoints, split by operand (made once per link). */
+  sides?: Sides;
   inputSide?: tf.Tensor;
   kernelSide?: tf.Tensor;
   deltaSideW?: tf.Tensor;
@@ -122,8 +124,9 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       kept.push(k);
       if (link.kind === 'dense' || link.kind === 'conv') {
         k.input = s;
-        k.inputSide = sides(link).wx(s);
-        if (i > first) k.kernelSide = sides(link).xw(w[link.kernel]);
+        k.sides = sides(link);
+        k.inputSide = k.sides.wx(s);
+        if (i > first) k.kernelSide = k.sides.xw(w[link.kernel]);
       }
       s = forward(link, s, w, k);
     }
@@ -134,8 +137,9 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
     for (let i = first + 1; i < N; i++) {
       const link = chain[i];
       if (link.kind !== 'dense' && link.kind !== 'conv') continue;
-      kept[i].deltaSideW = sides(link).wd(delta[i + 1]);
-      kept[i].deltaSideX = sides(link).xd(delta[i + 1], w[link.kernel].shape, kept[i].shape);
+      const k = kept[i];
+      k.deltaSideW = k.sides!.wd(delta[i + 1]);
+      k.deltaSideX = k.sides!.xd(delta[i + 1], w[link.kernel].shape, k.shape);
     }
     const held = kept.flatMap((k) => [k.input, k.inputSide, k.kernelSide, k.deltaSideW, k.deltaSideX, k.d1, k.d2, k.winners, ...(k.masks ?? [])]);
     return [...new Set([...held, ...delta.slice(first + 1), ...last.held])].filter((t): t is tf.Tensor => t instanceof tf.Tensor);
@@ -152,7 +156,7 @@ export function chainHvp(chain: ChainLink[], head: Activation, loss: LossSpec, w
       // Each step in its own tidy: its temporaries are freed before the next.
       if (link.kind === 'dense' || link.kind === 'conv') {
         const shape = w[link.kernel].shape;
-        const side = sides(link);
+        const side = k.sides!;
         const [hW, hb, next] = tf.tidy(() => {
           const own = side.w(k.inputSide!, side.wd(r), shape);
           return [
@@ -242,7 +246,7 @@ function adjoint(link: ChainLink, k: Kept, d: tf.Tensor, w: tf.Tensor[]): tf.Ten
   switch (link.kind) {
     case 'dense':
     case 'conv':
-      return sides(link).x(sides(link).xd(d, w[link.kernel].shape, k.shape), k.kernelSide!);
+      return k.sides!.x(k.sides!.xd(d, w[link.kernel].shape, k.shape), k.kernelSide!);
     case 'act':
       return k.d1 ? tf.mul(k.d1, d) : d;
     case 'maxpool': {
